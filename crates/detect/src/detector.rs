@@ -1,0 +1,236 @@
+//! The detector: image bytes in, [`Detection`]s out. Upload, letterbox, model, decode
+//! run on the device back to back; only the decoded survivors come back for NMS.
+
+use crate::kernels::{decode, letterbox};
+use crate::manifest::{ChannelOrder, Manifest};
+use crate::nms::non_max_suppression;
+use crate::{Class, DetectError, Detection, ImageView};
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+use sightline_engine::{DeviceChoice, Gpu, Model};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Everything needed to build a [`Detector`].
+#[derive(Debug, Clone)]
+pub struct DetectorConfig {
+    pub manifest: Manifest,
+    /// Weights file; `None` searches `$SIGHTLINE_MODELS` and `../shared/models`.
+    pub model_path: Option<PathBuf>,
+    pub device: DeviceChoice,
+    /// Overrides every class's threshold from the manifest.
+    pub score_threshold: Option<f32>,
+    /// Overrides the manifest's NMS IoU threshold.
+    pub nms_iou: Option<f32>,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            manifest: Manifest::default_model(),
+            model_path: None,
+            device: DeviceChoice::Auto,
+            score_threshold: None,
+            nms_iou: None,
+        }
+    }
+}
+
+/// Wall time of each stage of one frame (device stages include a sync).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimes {
+    pub upload: Duration,
+    pub preprocess: Duration,
+    pub inference: Duration,
+    pub postprocess: Duration,
+}
+
+pub struct Detector {
+    model: Model,
+    manifest: Manifest,
+    classes: Vec<(Class, u32, f32)>,
+    nms_iou: f32,
+    decoded: Handle,
+    decode_meta: Handle,
+    decode_template: decode::DecodeParams,
+    model_path: PathBuf,
+    startup: Duration,
+}
+
+impl Detector {
+    /// Finds and verifies the weights, opens the device, loads the model, and compiles
+    /// every kernel by running one blank frame (so the first real frame is not slow).
+    pub fn new(config: DetectorConfig) -> Result<Detector, DetectError> {
+        let start = Instant::now();
+        let manifest = config.manifest;
+        let model_path = manifest.locate_weights(config.model_path.as_deref())?;
+        let gpu = config.device.open()?;
+        let model = Model::load(&model_path, &gpu)?;
+        let input = &manifest.input;
+        let expected_in = [1, 3, input.height as usize, input.width as usize];
+        if model.input_shape() != expected_in {
+            return Err(DetectError::ModelMismatch(format!(
+                "{} takes input {:?}, the manifest says {expected_in:?}",
+                model_path.display(),
+                model.input_shape()
+            )));
+        }
+        let levels: Vec<(u32, u32, u32)> =
+            manifest.output.strides.iter().map(|&s| (input.width / s, input.height / s, s)).collect();
+        let anchors: usize = levels.iter().map(|&(x, y, _)| (x * y) as usize).sum();
+        let row_len = 5 + manifest.output.num_classes;
+        if model.output_shape() != [1, anchors, row_len] {
+            return Err(DetectError::ModelMismatch(format!(
+                "{} outputs {:?}, the manifest implies [1, {anchors}, {row_len}]",
+                model_path.display(),
+                model.output_shape()
+            )));
+        }
+        let classes: Vec<(Class, u32, f32)> = manifest
+            .classes
+            .iter()
+            .map(|c| (c.name, c.id as u32, config.score_threshold.unwrap_or(c.score_threshold)))
+            .collect();
+        let decode_template = decode::DecodeParams {
+            levels,
+            row_len: row_len as u32,
+            classes: classes.iter().map(|&(_, id, thr)| (id, thr)).collect(),
+            scale: 1.0,
+            image_width: 0.0,
+            image_height: 0.0,
+        };
+        let client = gpu.client();
+        let decoded = client.empty(decode_template.output_len() * 4);
+        let decode_meta = decode::upload_meta(client, &decode_template);
+        let nms_iou = config.nms_iou.unwrap_or(manifest.nms_iou);
+        let mut detector = Detector {
+            model,
+            manifest,
+            classes,
+            nms_iou,
+            decoded,
+            decode_meta,
+            decode_template,
+            model_path,
+            startup: Duration::ZERO,
+        };
+        let blank = vec![0u8; 3 * 64 * 48];
+        let warm = ImageView::new(64, 48, 3 * 64, crate::PixelFormat::Rgb8, &blank)?;
+        detector.detect(&warm)?;
+        detector.startup = start.elapsed();
+        Ok(detector)
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        self.model.gpu()
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    pub fn model_path(&self) -> &std::path::Path {
+        &self.model_path
+    }
+
+    /// Time `new` took: weights check, device start, model load and kernel compilation.
+    pub fn startup_time(&self) -> Duration {
+        self.startup
+    }
+
+    pub fn detect(&mut self, image: &ImageView) -> Result<Vec<Detection>, DetectError> {
+        self.detect_timed(image, false).map(|(d, _)| d)
+    }
+
+    /// Like [`Detector::detect`]; with `sync_stages` the device is synchronised after each
+    /// stage so that [`StageTimes`] are meaningful (slightly slower overall).
+    pub fn detect_timed(&mut self, image: &ImageView, sync_stages: bool) -> Result<(Vec<Detection>, StageTimes), DetectError> {
+        let mut times = StageTimes::default();
+        let mut clock = Instant::now();
+        let mut lap = |slot: &mut Duration, gpu: &Gpu| -> Result<(), DetectError> {
+            if sync_stages {
+                gpu.sync()?;
+            }
+            *slot = clock.elapsed();
+            clock = Instant::now();
+            Ok(())
+        };
+        let gpu = self.model.gpu().clone();
+        let letterbox = self.upload_and_letterbox(image, &mut times, &mut lap)?;
+        self.model.run();
+        lap(&mut times.inference, &gpu)?;
+        let detections = self.decode(&letterbox, image)?;
+        lap(&mut times.postprocess, &gpu)?;
+        Ok((detections, times))
+    }
+
+    /// Pre-processes and runs the model, returning the input tensor and the raw output
+    /// (for comparison with other runtimes).
+    pub fn run_raw(&mut self, image: &ImageView) -> Result<(Vec<f32>, Vec<f32>), DetectError> {
+        let mut times = StageTimes::default();
+        self.upload_and_letterbox(image, &mut times, &mut |_, _| Ok(()))?;
+        let client = self.model.gpu().client();
+        let input = client
+            .read_one(self.model.input_buffer().clone())
+            .map_err(|e| DetectError::Device(format!("{e:?}")))?;
+        let input = f32::from_bytes(&input)[..self.model.input_len()].to_vec();
+        self.model.run();
+        Ok((input, self.model.read_output()?))
+    }
+
+    fn upload_and_letterbox(
+        &mut self,
+        image: &ImageView,
+        times: &mut StageTimes,
+        lap: &mut dyn FnMut(&mut Duration, &Gpu) -> Result<(), DetectError>,
+    ) -> Result<letterbox::Letterbox, DetectError> {
+        let gpu = self.model.gpu().clone();
+        let client = gpu.client();
+        let used = image.step() * (image.height() as usize - 1) + image.width() as usize * image.format().channels();
+        let words = letterbox::pack_bytes(&image.data()[..used]);
+        let src = client.create_from_slice(u32::as_bytes(&words));
+        lap(&mut times.upload, &gpu)?;
+        let input = &self.manifest.input;
+        let lb = letterbox::Letterbox::new(
+            image.width(),
+            image.height(),
+            image.step() as u32,
+            image.format(),
+            input.width,
+            input.height,
+            input.letterbox_pad,
+            input.channel_order == ChannelOrder::Bgr,
+        );
+        letterbox::launch(client, &lb, &src, words.len(), self.model.input_buffer());
+        lap(&mut times.preprocess, &gpu)?;
+        Ok(lb)
+    }
+
+    fn decode(&mut self, lb: &letterbox::Letterbox, image: &ImageView) -> Result<Vec<Detection>, DetectError> {
+        let client = self.model.gpu().client();
+        let params = decode::DecodeParams {
+            scale: lb.scale,
+            image_width: image.width() as f32,
+            image_height: image.height() as f32,
+            ..self.decode_template.clone()
+        };
+        decode::launch(client, &params, self.model.output_buffer(), &self.decode_meta, &self.decoded);
+        let bytes = client.read_one(self.decoded.clone()).map_err(|e| DetectError::Device(format!("{e:?}")))?;
+        let values = f32::from_bytes(&bytes);
+        let row = params.out_row_len();
+        let mut candidates = Vec::new();
+        for anchor in values[..params.output_len()].chunks_exact(row) {
+            for (k, &(class, _, _)) in self.classes.iter().enumerate() {
+                let score = anchor[4 + k];
+                if score > 0.0 {
+                    candidates.push(Detection { class, score, bbox: [anchor[0], anchor[1], anchor[2], anchor[3]] });
+                }
+            }
+        }
+        Ok(non_max_suppression(candidates, self.nms_iou, self.manifest.max_detections))
+    }
+}

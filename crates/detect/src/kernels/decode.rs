@@ -1,0 +1,213 @@
+//! YOLOX output decoding on the device: grid + stride box decoding, objectness × class
+//! score for the classes Sightline reports, score thresholding, and mapping back to
+//! original-image pixels. One thread per anchor point.
+//!
+//! Output per anchor: `[x1, y1, x2, y2, score_0, …, score_{k-1}]`, where a score below
+//! its class threshold is written as 0 so the host only sorts survivors.
+
+use super::{cube_count, CUBE_SIZE};
+
+use cubecl::prelude::*;
+use cubecl::server::Handle;
+
+/// Decoding parameters for one frame.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodeParams {
+    /// Grid cells per level along x and y, with the level's stride (at most 4 levels).
+    pub levels: Vec<(u32, u32, u32)>,
+    /// Values per anchor in the model output: 4 box + 1 objectness + classes.
+    pub row_len: u32,
+    /// Model class index and score threshold of each reported class.
+    pub classes: Vec<(u32, f32)>,
+    /// Letterbox scale r; boxes are divided by it.
+    pub scale: f32,
+    /// Original image size, for clipping.
+    pub image_width: f32,
+    pub image_height: f32,
+}
+
+impl DecodeParams {
+    pub fn anchors(&self) -> usize {
+        self.levels.iter().map(|&(gx, gy, _)| (gx * gy) as usize).sum()
+    }
+
+    pub fn out_row_len(&self) -> usize {
+        4 + self.classes.len()
+    }
+
+    pub fn output_len(&self) -> usize {
+        self.anchors() * self.out_row_len()
+    }
+
+    /// `[gx, gy, stride, first_anchor]` per level (padded to 4 levels), then
+    /// `[class_id, threshold_bits]` per class, as one u32 metadata buffer.
+    fn meta(&self) -> Vec<u32> {
+        let mut meta = Vec::with_capacity(16 + 2 * self.classes.len());
+        let mut first = 0;
+        for l in 0..4 {
+            match self.levels.get(l) {
+                Some(&(gx, gy, stride)) => {
+                    meta.extend([gx, gy, stride, first]);
+                    first += gx * gy;
+                }
+                None => meta.extend([0, 0, 0, u32::MAX]),
+            }
+        }
+        for &(id, thr) in &self.classes {
+            meta.extend([id, thr.to_bits()]);
+        }
+        meta
+    }
+}
+
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn decode_kernel(
+    raw: &[f32],
+    meta: &[u32],
+    out: &mut [f32],
+    anchors: u32,
+    row_len: u32,
+    inv_scale: f32,
+    image_width: f32,
+    image_height: f32,
+    #[comptime] num_classes: usize,
+) {
+    let a = ABSOLUTE_POS as u32;
+    if a >= anchors {
+        terminate!();
+    }
+    // Find the level: the last one whose first anchor is <= a.
+    let mut level = 0u32;
+    #[unroll]
+    for l in 1..4u32 {
+        if a >= meta[(l * 4 + 3) as usize] {
+            level = l;
+        }
+    }
+    let gx = meta[(level * 4) as usize];
+    let stride = f32::cast_from(meta[(level * 4 + 2) as usize]);
+    let local = a - meta[(level * 4 + 3) as usize];
+    let cell_x = f32::cast_from(local % gx);
+    let cell_y = f32::cast_from(local / gx);
+
+    let base = (a * row_len) as usize;
+    let cx = (raw[base] + cell_x) * stride;
+    let cy = (raw[base + 1] + cell_y) * stride;
+    let half_w = f32::exp(raw[base + 2]) * stride * 0.5;
+    let half_h = f32::exp(raw[base + 3]) * stride * 0.5;
+    let objectness = raw[base + 4];
+
+    let o = (a as usize) * comptime!(4 + num_classes);
+    out[o] = f32::clamp((cx - half_w) * inv_scale, 0.0, image_width);
+    out[o + 1] = f32::clamp((cy - half_h) * inv_scale, 0.0, image_height);
+    out[o + 2] = f32::clamp((cx + half_w) * inv_scale, 0.0, image_width);
+    out[o + 3] = f32::clamp((cy + half_h) * inv_scale, 0.0, image_height);
+    #[unroll]
+    for k in 0..num_classes {
+        let id = meta[16 + 2 * k];
+        let threshold = f32::reinterpret(meta[16 + 2 * k + 1]);
+        let score = objectness * raw[base + 5 + id as usize];
+        let mut kept = 0.0;
+        if score >= threshold {
+            kept = score;
+        }
+        out[o + 4 + k] = kept;
+    }
+}
+
+/// Uploads the per-model metadata once.
+pub fn upload_meta(client: &Client, p: &DecodeParams) -> Handle {
+    client.create_from_slice(u32::as_bytes(&p.meta()))
+}
+
+/// Decodes `raw` (the model output, `anchors × row_len` values) into `out`
+/// ([`DecodeParams::output_len`] values). `meta` comes from [`upload_meta`].
+pub fn launch(client: &Client, p: &DecodeParams, raw: &Handle, meta: &Handle, out: &Handle) {
+    let anchors = p.anchors();
+    // SAFETY: the detector checked that the model output holds anchors × row_len values
+    // and that every class id < row_len - 5.
+    unsafe {
+        decode_kernel::launch_unchecked(
+            client,
+            cube_count(anchors),
+            CubeDim::new_1d(CUBE_SIZE),
+            BufferArg::from_raw_parts(raw.clone(), anchors * p.row_len as usize),
+            BufferArg::from_raw_parts(meta.clone(), 16 + 2 * p.classes.len()),
+            BufferArg::from_raw_parts(out.clone(), p.output_len()),
+            anchors as u32,
+            p.row_len,
+            1.0 / p.scale,
+            p.image_width,
+            p.image_height,
+            p.classes.len(),
+        )
+    }
+}
+
+/// Plain-Rust reference of the kernel.
+pub fn reference(p: &DecodeParams, raw: &[f32]) -> Vec<f32> {
+    let mut out = Vec::with_capacity(p.output_len());
+    for &(gx, gy, stride) in &p.levels {
+        for cy in 0..gy {
+            for cx in 0..gx {
+                let a = out.len() / p.out_row_len();
+                let r = &raw[a * p.row_len as usize..];
+                let s = stride as f32;
+                let (x, y) = ((r[0] + cx as f32) * s, (r[1] + cy as f32) * s);
+                let (hw, hh) = (r[2].exp() * s * 0.5, r[3].exp() * s * 0.5);
+                let inv = 1.0 / p.scale;
+                out.push(((x - hw) * inv).clamp(0.0, p.image_width));
+                out.push(((y - hh) * inv).clamp(0.0, p.image_height));
+                out.push(((x + hw) * inv).clamp(0.0, p.image_width));
+                out.push(((y + hh) * inv).clamp(0.0, p.image_height));
+                for &(id, thr) in &p.classes {
+                    let score = r[4] * r[5 + id as usize];
+                    out.push(if score >= thr { score } else { 0.0 });
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::Rng;
+
+    #[test]
+    fn matches_reference() {
+        let gpu = sightline_engine::DeviceChoice::test_default().open().expect("device");
+        let client = gpu.client();
+        let mut rng = rand::rng();
+        for (levels, scale) in [
+            (vec![(52, 52, 8), (26, 26, 16), (13, 13, 32)], 0.65f32),
+            (vec![(10, 6, 8), (5, 3, 16)], 1.3),
+        ] {
+            let p = DecodeParams {
+                levels,
+                row_len: 85,
+                classes: vec![(0, 0.3), (9, 0.05), (11, 0.0)],
+                scale,
+                image_width: 640.0,
+                image_height: 427.0,
+            };
+            let raw: Vec<f32> = (0..p.anchors() * 85)
+                .map(|i| if i % 85 < 4 { rng.random_range(-2.0..2.0) } else { rng.random_range(0.0..1.0) })
+                .collect();
+            let raw_h = client.create_from_slice(f32::as_bytes(&raw));
+            let out = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; p.output_len()]));
+            launch(client, &p, &raw_h, &upload_meta(client, &p), &out);
+            let got = f32::from_bytes(&client.read_one(out).expect("read")).to_vec();
+            let want = reference(&p, &raw);
+            assert!(got.iter().all(|v| v.is_finite()), "unwritten element");
+            let (mut diff, mut norm) = (0f64, 0f64);
+            for (g, w) in got.iter().zip(&want) {
+                diff += ((g - w) as f64).powi(2);
+                norm += (*w as f64).powi(2);
+            }
+            assert!((diff / norm).sqrt() < 1e-5, "relative L2 error {}", (diff / norm).sqrt());
+        }
+    }
+}

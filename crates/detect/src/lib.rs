@@ -1,0 +1,79 @@
+//! YOLOX detection on top of `sightline-engine`: model manifests, on-device
+//! pre-processing (letterbox) and decoding, class-aware NMS.
+//!
+//! Image bytes in, [`Detection`]s out, in original-image pixels. Knows nothing of ROS,
+//! bags or files.
+
+mod detector;
+mod image;
+pub mod kernels;
+pub mod manifest;
+pub mod nms;
+
+pub use detector::{Detector, DetectorConfig, StageTimes};
+pub use image::{ImageView, PixelFormat};
+pub use manifest::Manifest;
+pub use sightline_engine::DeviceChoice;
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// The object classes Sightline reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Class {
+    Pedestrian,
+    TrafficLight,
+    StopSign,
+}
+
+impl Class {
+    pub const ALL: [Class; 3] = [Class::Pedestrian, Class::TrafficLight, Class::StopSign];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Pedestrian => "pedestrian",
+            Class::TrafficLight => "traffic_light",
+            Class::StopSign => "stop_sign",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Class> {
+        Class::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for Class {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One detected object; `bbox` is `[x1, y1, x2, y2]` in original-image pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Detection {
+    pub class: Class,
+    pub score: f32,
+    pub bbox: [f32; 4],
+}
+
+/// Errors of the detection stage.
+#[derive(Debug, thiserror::Error)]
+pub enum DetectError {
+    #[error("image {what}: {reason}")]
+    BadImage { what: String, reason: String },
+    #[error("unknown image encoding {0:?} (supported: rgb8, bgr8, rgba8, bgra8, mono8)")]
+    UnknownEncoding(String),
+    #[error("model manifest {origin}: {reason}")]
+    Manifest { origin: String, reason: String },
+    #[error("model weights {file} not found (looked in: {looked}); download them from {source_url}, then pass --model PATH or set SIGHTLINE_MODELS")]
+    ModelMissing { looked: String, file: String, source_url: String },
+    #[error("model weights {path}: sha256 {actual} is not the verified {expected}; download the model from {source_url} (or add the digest of a verified export to the manifest)")]
+    ModelChecksum { path: PathBuf, actual: String, expected: String, source_url: String },
+    #[error("model does not fit its manifest: {0}")]
+    ModelMismatch(String),
+    #[error(transparent)]
+    Engine(#[from] sightline_engine::EngineError),
+    #[error("device error: {0}")]
+    Device(String),
+}

@@ -1,0 +1,173 @@
+//! Model manifests (`models/*.yaml`): which weights file, how to feed it, how to read
+//! its output, and how its classes map to Sightline's.
+
+use crate::{Class, DetectError};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// The manifest of the default model, compiled in so the binary works from any directory.
+pub const DEFAULT_MANIFEST: &str = include_str!("../../../models/yolox_nano.yaml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub name: String,
+    /// Weights file name, looked up in the model directories.
+    pub file: String,
+    /// Accepted SHA-256 digests of the weights file (lower-case hex).
+    pub sha256: Vec<String>,
+    /// Where users obtain the weights.
+    pub source: String,
+    pub license: String,
+    pub input: InputSpec,
+    pub output: OutputSpec,
+    pub classes: Vec<ClassSpec>,
+    pub nms_iou: f32,
+    pub max_detections: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    pub width: u32,
+    pub height: u32,
+    pub channel_order: ChannelOrder,
+    pub value_range: [f32; 2],
+    pub letterbox_pad: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelOrder {
+    Rgb,
+    Bgr,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    pub strides: Vec<u32>,
+    pub num_classes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassSpec {
+    /// Index of the class in the model's output.
+    pub id: usize,
+    pub name: Class,
+    pub score_threshold: f32,
+}
+
+impl Manifest {
+    pub fn parse(text: &str, origin: &str) -> Result<Manifest, DetectError> {
+        let manifest: Manifest = serde_yaml::from_str(text)
+            .map_err(|e| DetectError::Manifest { origin: origin.to_string(), reason: e.to_string() })?;
+        manifest.validate(origin)?;
+        Ok(manifest)
+    }
+
+    pub fn default_model() -> Manifest {
+        Manifest::parse(DEFAULT_MANIFEST, "models/yolox_nano.yaml").expect("the compiled-in manifest is valid")
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), DetectError> {
+        let bad = |reason: String| Err(DetectError::Manifest { origin: origin.to_string(), reason });
+        if self.input.width == 0 || self.input.height == 0 {
+            return bad("input width/height must be positive".into());
+        }
+        if self.output.strides.is_empty() || self.output.strides.iter().any(|&s| s == 0 || self.input.width % s != 0 || self.input.height % s != 0) {
+            return bad(format!("strides {:?} must divide the input size", self.output.strides));
+        }
+        if let Some(c) = self.classes.iter().find(|c| c.id >= self.output.num_classes) {
+            return bad(format!("class id {} >= num_classes {}", c.id, self.output.num_classes));
+        }
+        if self.classes.is_empty() {
+            return bad("no classes".into());
+        }
+        if !(0.0..=1.0).contains(&self.nms_iou) {
+            return bad(format!("nms_iou {} outside [0, 1]", self.nms_iou));
+        }
+        Ok(())
+    }
+
+    /// Finds and verifies the weights: `explicit` (from `--model`), else
+    /// `$SIGHTLINE_MODELS/<file>`, else `../shared/models/<file>`.
+    pub fn locate_weights(&self, explicit: Option<&Path>) -> Result<PathBuf, DetectError> {
+        let candidates: Vec<PathBuf> = match explicit {
+            Some(p) => vec![p.to_path_buf()],
+            None => {
+                let mut dirs = Vec::new();
+                if let Some(d) = std::env::var_os("SIGHTLINE_MODELS") {
+                    dirs.push(PathBuf::from(d));
+                }
+                dirs.push(PathBuf::from("../shared/models"));
+                dirs.into_iter().map(|d| d.join(&self.file)).collect()
+            }
+        };
+        let Some(path) = candidates.iter().find(|p| p.is_file()) else {
+            return Err(DetectError::ModelMissing {
+                looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                file: self.file.clone(),
+                source_url: self.source.clone(),
+            });
+        };
+        let bytes = std::fs::read(path).map_err(|e| DetectError::ModelMissing {
+            looked: format!("{} ({e})", path.display()),
+            file: self.file.clone(),
+            source_url: self.source.clone(),
+        })?;
+        let digest = sha256_hex(&bytes);
+        if !self.sha256.iter().any(|d| d.eq_ignore_ascii_case(&digest)) {
+            return Err(DetectError::ModelChecksum {
+                path: path.clone(),
+                actual: digest,
+                expected: self.sha256.join(" or "),
+                source_url: self.source.clone(),
+            });
+        }
+        Ok(path.clone())
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_manifest_maps_the_three_classes() {
+        let m = Manifest::default_model();
+        let ids: Vec<(usize, Class)> = m.classes.iter().map(|c| (c.id, c.name)).collect();
+        assert_eq!(ids, vec![(0, Class::Pedestrian), (9, Class::TrafficLight), (11, Class::StopSign)]);
+        assert_eq!(m.input.letterbox_pad, 114.0);
+    }
+
+    #[test]
+    fn bad_manifests_name_the_problem() {
+        let text = DEFAULT_MANIFEST.replace("num_classes: 80", "num_classes: 5");
+        let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
+        assert!(err.contains("test.yaml") && err.contains("class id 9"), "{err}");
+        let text = DEFAULT_MANIFEST.replace("name: pedestrian", "name: cyclist");
+        let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
+        assert!(err.contains("cyclist"), "{err}");
+    }
+
+    #[test]
+    fn missing_and_wrong_weights_say_where_to_get_them() {
+        let m = Manifest::default_model();
+        let dir = std::env::temp_dir().join(format!("sightline-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let missing = m.locate_weights(Some(&dir.join("nope.onnx"))).unwrap_err().to_string();
+        assert!(missing.contains("nope.onnx") && missing.contains("releases/download"), "{missing}");
+        let wrong = dir.join("yolox_nano.onnx");
+        std::fs::write(&wrong, b"not a model").unwrap();
+        let err = m.locate_weights(Some(&wrong)).unwrap_err().to_string();
+        assert!(err.contains("sha256") && err.contains("releases/download"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,98 @@
+//! Choosing the compute device: a real GPU when there is one, lavapipe otherwise.
+
+use crate::EngineError;
+use cubecl::device::WgpuDeviceKind;
+use cubecl::prelude::*;
+use cubecl::Device;
+
+/// What the user asked for with `--device`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceChoice {
+    /// The best device present: CUDA (if compiled in), then a discrete or integrated GPU
+    /// through Vulkan/Metal/DX12, then whatever wgpu offers (lavapipe on CPU-only hosts).
+    #[default]
+    Auto,
+    /// NVIDIA through CUDA (needs the `cuda` cargo feature).
+    Cuda,
+    /// The first GPU-class adapter that wgpu finds (Vulkan, Metal or DX12).
+    Vulkan,
+    /// The CPU, through a software Vulkan driver (Mesa lavapipe).
+    Cpu,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        match s {
+            "auto" => Ok(DeviceChoice::Auto),
+            "cuda" => Ok(DeviceChoice::Cuda),
+            "vulkan" | "wgpu" => Ok(DeviceChoice::Vulkan),
+            "cpu" => Ok(DeviceChoice::Cpu),
+            other => Err(EngineError::Device {
+                requested: other.to_string(),
+                reason: "unknown device (expected auto, cuda, vulkan or cpu)".into(),
+            }),
+        }
+    }
+}
+
+impl DeviceChoice {
+    /// The device for kernel tests: CUDA when compiled in, otherwise any wgpu device.
+    pub fn test_default() -> DeviceChoice {
+        if cfg!(feature = "cuda") {
+            DeviceChoice::Cuda
+        } else {
+            DeviceChoice::Auto
+        }
+    }
+
+    pub fn open(self) -> Result<Gpu, EngineError> {
+        let unavailable = |reason: String| EngineError::Device { requested: format!("{self:?}").to_lowercase(), reason };
+        let device = match self {
+            DeviceChoice::Cuda => Device::cuda(0).map_err(|e| unavailable(e.to_string()))?,
+            DeviceChoice::Vulkan => [WgpuDeviceKind::DiscreteGpu(0), WgpuDeviceKind::IntegratedGpu(0)]
+                .into_iter()
+                .find_map(|kind| Device::wgpu(kind).ok())
+                .ok_or_else(|| unavailable("no GPU adapter found by wgpu".into()))?,
+            DeviceChoice::Cpu => Device::vulkan(WgpuDeviceKind::Cpu).map_err(|e| {
+                unavailable(format!("{e} (install a software Vulkan driver, e.g. Debian's mesa-vulkan-drivers)"))
+            })?,
+            DeviceChoice::Auto => Device::cuda(0)
+                .or_else(|_| Device::wgpu(WgpuDeviceKind::DiscreteGpu(0)))
+                .or_else(|_| Device::wgpu(WgpuDeviceKind::IntegratedGpu(0)))
+                .or_else(|_| Device::wgpu(WgpuDeviceKind::DefaultDevice))
+                .map_err(|e| unavailable(format!("no compute device found: {e}")))?,
+        };
+        let client = device.client();
+        Ok(Gpu { name: client.name().to_string(), device, client })
+    }
+}
+
+/// An opened device and its compute client.
+#[derive(Clone)]
+pub struct Gpu {
+    device: Device,
+    client: Client,
+    name: String,
+}
+
+impl Gpu {
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Adapter and runtime, for logs and benchmark tables.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Waits until every launched kernel has finished.
+    pub fn sync(&self) -> Result<(), EngineError> {
+        cubecl::future::block_on(self.client.sync()).map_err(|e| EngineError::Execution(format!("{e:?}")))
+    }
+}

@@ -1,0 +1,32 @@
+//! Sightline's inference engine: an ONNX graph, checked and planned once at load, then
+//! executed entirely by our own cubecl kernels on any cubecl runtime (wgpu by default:
+//! Vulkan/Metal/DX12, or lavapipe on CPU-only machines; CUDA behind the `cuda` feature).
+//!
+//! ```no_run
+//! use sightline_engine::{DeviceChoice, Model};
+//! let gpu = DeviceChoice::Auto.open()?;
+//! let model = Model::load("yolox_nano.onnx".as_ref(), &gpu)?;
+//! model.write_input(&vec![0.0; model.input_len()])?;
+//! model.run();
+//! let output = model.read_output()?;
+//! # Ok::<(), sightline_engine::EngineError>(())
+//! ```
+
+mod device;
+mod error;
+mod exec;
+pub mod kernels;
+mod onnx;
+
+pub use device::{DeviceChoice, Gpu};
+pub use error::EngineError;
+pub use exec::{Model, StepTiming};
+
+/// Re-exported so that crates writing their own kernels against a [`Gpu`] use the same
+/// cubecl version.
+pub use cubecl;
+
+pub(crate) mod proto {
+    #![allow(clippy::all, clippy::pedantic, missing_docs)]
+    include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
+}

@@ -1,0 +1,185 @@
+//! ONNX → [`Graph`]: decode the protobuf, parse every node into a typed op, infer
+//! shapes, and fuse Conv + SiLU. Everything that can be wrong with a model is found
+//! here, at load time, and named by node, op type and opset.
+
+mod attributes;
+pub(crate) mod ops;
+
+use crate::proto::{self, tensor_proto::DataType, type_proto};
+use crate::EngineError;
+pub(crate) use ops::Op;
+use std::collections::HashMap;
+
+/// A value flowing between nodes: its index in [`Graph::values`].
+pub(crate) type ValueId = usize;
+
+pub(crate) struct Value {
+    pub name: String,
+    pub shape: Vec<usize>,
+}
+
+pub(crate) struct Node {
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<ValueId>,
+    pub output: ValueId,
+}
+
+/// A checked, shape-inferred graph with one input and one output, in execution order.
+pub(crate) struct Graph {
+    pub values: Vec<Value>,
+    pub nodes: Vec<Node>,
+    pub input: ValueId,
+    pub output: ValueId,
+}
+
+/// Constant tensors (initializers and `Constant` nodes), as f32 or i64.
+pub(crate) struct Constants<'a> {
+    tensors: HashMap<&'a str, &'a proto::TensorProto>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ConstTensor<T> {
+    pub dims: Vec<usize>,
+    pub data: Vec<T>,
+}
+
+impl<'a> Constants<'a> {
+    pub fn get(&self, name: &str) -> Option<&'a proto::TensorProto> {
+        self.tensors.get(name).copied()
+    }
+
+    pub fn f32(&self, name: &str) -> Result<Option<ConstTensor<f32>>, String> {
+        let Some(t) = self.get(name) else { return Ok(None) };
+        let dims = dims_of(t)?;
+        let data: Vec<f32> = match t.data_type() {
+            dt if dt == DataType::Float as i32 => match &t.raw_data {
+                Some(raw) if !raw.is_empty() => raw
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect(),
+                _ => t.float_data.clone(),
+            },
+            other => return Err(format!("constant {name:?} has data type {other}, expected float")),
+        };
+        check_count(name, &dims, data.len())?;
+        Ok(Some(ConstTensor { dims, data }))
+    }
+
+    pub fn i64(&self, name: &str) -> Result<Option<ConstTensor<i64>>, String> {
+        let Some(t) = self.get(name) else { return Ok(None) };
+        let dims = dims_of(t)?;
+        let data: Vec<i64> = match t.data_type() {
+            dt if dt == DataType::Int64 as i32 => match &t.raw_data {
+                Some(raw) if !raw.is_empty() => raw
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+                    .collect(),
+                _ => t.int64_data.clone(),
+            },
+            dt if dt == DataType::Int32 as i32 => t.int32_data.iter().map(|&v| v as i64).collect(),
+            other => return Err(format!("constant {name:?} has data type {other}, expected int64")),
+        };
+        check_count(name, &dims, data.len())?;
+        Ok(Some(ConstTensor { dims, data }))
+    }
+}
+
+fn dims_of(t: &proto::TensorProto) -> Result<Vec<usize>, String> {
+    if t.data_location() == proto::tensor_proto::DataLocation::External as i32 {
+        return Err(format!("constant {:?} uses external data, which is not supported", t.name()));
+    }
+    t.dims
+        .iter()
+        .map(|&d| usize::try_from(d).map_err(|_| format!("constant {:?} has negative dimension {d}", t.name())))
+        .collect()
+}
+
+fn check_count(name: &str, dims: &[usize], len: usize) -> Result<(), String> {
+    let expected: usize = dims.iter().product();
+    if expected != len {
+        return Err(format!("constant {name:?} has {len} values for shape {dims:?}"));
+    }
+    Ok(())
+}
+
+/// Parses and checks a decoded model.
+pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineError> {
+    let malformed = |s: String| EngineError::Malformed(s);
+    let opset = model
+        .opset_import
+        .iter()
+        .find(|o| o.domain().is_empty() || o.domain() == "ai.onnx")
+        .map(|o| o.version())
+        .ok_or_else(|| malformed("no opset import for the default ONNX domain".into()))?;
+    let graph = model.graph.as_ref().ok_or_else(|| malformed("model has no graph".into()))?;
+
+    let mut constants = Constants { tensors: HashMap::new() };
+    for t in &graph.initializer {
+        constants.tensors.insert(t.name(), t);
+    }
+    for node in &graph.node {
+        if node.op_type() == "Constant" {
+            let tensor = node
+                .attribute
+                .iter()
+                .find(|a| a.name() == "value")
+                .and_then(|a| a.t.as_ref())
+                .ok_or_else(|| malformed(format!("Constant node {:?} has no tensor `value`", node.name())))?;
+            let out = node.output.first().ok_or_else(|| malformed(format!("Constant node {:?} has no output", node.name())))?;
+            constants.tensors.insert(out.as_str(), tensor);
+        }
+    }
+
+    let runtime_inputs: Vec<&proto::ValueInfoProto> =
+        graph.input.iter().filter(|i| constants.get(i.name()).is_none()).collect();
+    let [input] = runtime_inputs.as_slice() else {
+        return Err(malformed(format!("expected exactly one runtime input, found {}", runtime_inputs.len())));
+    };
+    let [output] = graph.output.as_slice() else {
+        return Err(malformed(format!("expected exactly one output, found {}", graph.output.len())));
+    };
+
+    let mut values = vec![Value { name: input.name().to_string(), shape: static_shape(input)? }];
+    let mut by_name: HashMap<String, ValueId> = HashMap::from([(input.name().to_string(), 0)]);
+    let mut nodes = Vec::new();
+    for node in &graph.node {
+        if node.op_type() == "Constant" {
+            continue;
+        }
+        let ctx = ops::NodeContext { node, opset, constants: &constants, values: &values, by_name: &by_name };
+        let parsed = ops::parse(&ctx)?;
+        let [out_name] = node.output.as_slice() else {
+            return Err(ctx.unsupported(format!("has {} outputs; only single-output nodes are supported", node.output.len())));
+        };
+        let output = values.len();
+        values.push(Value { name: out_name.clone(), shape: parsed.output_shape });
+        by_name.insert(out_name.clone(), output);
+        nodes.push(Node { name: node.name().to_string(), op: parsed.op, inputs: parsed.inputs, output });
+    }
+    let output = *by_name
+        .get(output.name())
+        .ok_or_else(|| malformed(format!("graph output {:?} is produced by no node", output.name())))?;
+    let mut graph = Graph { values, nodes, input: 0, output };
+    ops::fuse_silu(&mut graph);
+    Ok(graph)
+}
+
+fn static_shape(info: &proto::ValueInfoProto) -> Result<Vec<usize>, EngineError> {
+    let bad = |why: &str| EngineError::Malformed(format!("input {:?}: {why}", info.name()));
+    let Some(type_proto::Value::TensorType(tensor)) = info.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+        return Err(bad("not a tensor"));
+    };
+    if tensor.elem_type() != DataType::Float as i32 {
+        return Err(bad("element type is not float32"));
+    }
+    let shape = tensor.shape.as_ref().ok_or_else(|| bad("no shape"))?;
+    shape
+        .dim
+        .iter()
+        .map(|d| match d.value {
+            Some(proto::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Ok(v as usize),
+            _ => Err(bad("dynamic dimensions are not supported; export with a fixed input size")),
+        })
+        .collect()
+}

@@ -1,0 +1,108 @@
+//! COCO JSON: `coco:FILE` names the annotations file; images are looked up as
+//! `<dir of FILE>/images/<file_name>`, else `<dir of FILE>/<file_name>`.
+//!
+//! Categories map by name through the class map; `area` and `iscrowd` are kept, since
+//! pycocotools uses them for area ranges and crowd matching. Frames are identified by
+//! the image file stem (COCO file names are the zero-padded ids, so the order is the same).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::{image_size, stem, Loaded, Skipped};
+use crate::class::ClassMap;
+use crate::error::{EvalError, Result};
+use crate::frame::{Frame, GtObject};
+
+#[derive(Deserialize)]
+struct File {
+    images: Vec<Image>,
+    #[serde(default)]
+    annotations: Vec<Annotation>,
+    categories: Vec<Category>,
+}
+#[derive(Deserialize)]
+struct Image {
+    id: u64,
+    file_name: String,
+}
+#[derive(Deserialize)]
+struct Annotation {
+    image_id: u64,
+    category_id: u64,
+    bbox: [f64; 4],
+    area: Option<f64>,
+    #[serde(default)]
+    iscrowd: u8,
+}
+#[derive(Deserialize)]
+struct Category {
+    id: u64,
+    name: String,
+}
+
+pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
+    let text = std::fs::read_to_string(file).map_err(|e| EvalError::io(file, e))?;
+    let parsed: File =
+        serde_json::from_str(&text).map_err(|e| EvalError::field(file, "json", e.to_string()))?;
+    let cats: BTreeMap<u64, &str> = parsed
+        .categories
+        .iter()
+        .map(|c| (c.id, c.name.as_str()))
+        .collect();
+    let mut by_image: BTreeMap<u64, Vec<GtObject>> = BTreeMap::new();
+    for (k, a) in parsed.annotations.iter().enumerate() {
+        let field = |f: &str| format!("annotations[{k}].{f}");
+        let name = cats.get(&a.category_id).ok_or_else(|| {
+            EvalError::field(
+                file,
+                field("category_id"),
+                format!("unknown id {}", a.category_id),
+            )
+        })?;
+        let [x, y, w, h] = a.bbox;
+        if !a.bbox.iter().all(|v| v.is_finite()) || w < 0.0 || h < 0.0 {
+            return Err(EvalError::field(
+                file,
+                field("bbox"),
+                format!("bad box {:?}", a.bbox),
+            ));
+        }
+        by_image.entry(a.image_id).or_default().push(GtObject {
+            label: name.to_string(),
+            class: map.label(name),
+            bbox: [x, y, x + w, y + h],
+            area: a.area.unwrap_or(w * h),
+            iscrowd: a.iscrowd != 0,
+            ignore: false,
+            kitti: None,
+        });
+    }
+    let dir = file.parent().unwrap_or(Path::new("."));
+    let mut out = Loaded::default();
+    for img in &parsed.images {
+        let in_images = dir.join("images").join(&img.file_name);
+        let image = if in_images.exists() {
+            in_images
+        } else {
+            dir.join(&img.file_name)
+        };
+        if let Err(reason) = image_size(&image) {
+            out.skipped.push(Skipped {
+                path: image,
+                reason,
+            });
+            continue;
+        }
+        out.loaded.push((
+            Frame {
+                id: stem(Path::new(&img.file_name)),
+                gt: by_image.remove(&img.id).unwrap_or_default(),
+                dets: Vec::new(),
+            },
+            image,
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,185 @@
+//! Labeled datasets: KITTI, YOLO txt (COCO ids), Pascal VOC XML and COCO JSON, read into
+//! [`Frame`]s with ground truth mapped to Sightline classes.
+//!
+//! Malformed labels are errors naming the file and line (or field); an image whose
+//! header cannot be read is reported in [`Dataset::skipped`] and left out.
+
+mod coco;
+mod kitti;
+mod voc;
+mod yolo;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::class::ClassMap;
+use crate::error::{EvalError, Result};
+use crate::frame::Frame;
+
+/// The label formats we read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetKind {
+    Kitti,
+    Yolo,
+    Voc,
+    Coco,
+}
+
+/// `kitti:DIR`, `yolo:DIR`, `voc:DIR` or `coco:FILE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DatasetSpec {
+    pub kind: DatasetKind,
+    pub path: PathBuf,
+}
+
+impl FromStr for DatasetSpec {
+    type Err = EvalError;
+    fn from_str(s: &str) -> Result<Self> {
+        let err = |msg: &str| EvalError::Spec {
+            spec: s.to_string(),
+            msg: msg.to_string(),
+        };
+        let (kind, path) = s
+            .split_once(':')
+            .ok_or_else(|| err("expected kitti:DIR, yolo:DIR, voc:DIR or coco:FILE"))?;
+        let kind = match kind {
+            "kitti" => DatasetKind::Kitti,
+            "yolo" => DatasetKind::Yolo,
+            "voc" => DatasetKind::Voc,
+            "coco" => DatasetKind::Coco,
+            _ => return Err(err("unknown format (kitti, yolo, voc, coco)")),
+        };
+        if path.is_empty() {
+            return Err(err("missing path"));
+        }
+        Ok(DatasetSpec {
+            kind,
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+/// An image left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// A dataset's frames (sorted by id, without detections) and the images left out.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    pub kind: DatasetKind,
+    pub frames: Vec<Frame>,
+    /// Image file of each frame, same order as `frames`.
+    pub images: Vec<PathBuf>,
+    pub skipped: Vec<Skipped>,
+}
+
+impl Dataset {
+    /// Reads the dataset `spec` points at.
+    pub fn load(spec: &DatasetSpec, map: &ClassMap) -> Result<Dataset> {
+        let mut items = match spec.kind {
+            DatasetKind::Kitti => kitti::load(&spec.path, map)?,
+            DatasetKind::Yolo => yolo::load(&spec.path, map)?,
+            DatasetKind::Voc => voc::load(&spec.path, map)?,
+            DatasetKind::Coco => coco::load(&spec.path, map)?,
+        };
+        items.loaded.sort_by(|a, b| a.0.id.cmp(&b.0.id));
+        for w in items.loaded.windows(2) {
+            if w[0].0.id == w[1].0.id {
+                return Err(EvalError::field(
+                    &w[1].1,
+                    "image",
+                    format!("two images share the id {:?}", w[1].0.id),
+                ));
+            }
+        }
+        for s in &items.skipped {
+            tracing::warn!(path = %s.path.display(), reason = %s.reason, "image skipped");
+        }
+        let (frames, images) = items.loaded.into_iter().unzip();
+        Ok(Dataset {
+            kind: spec.kind,
+            frames,
+            images,
+            skipped: items.skipped,
+        })
+    }
+}
+
+/// What a reader returns: frames with their image files, and skipped images.
+#[derive(Default)]
+struct Loaded {
+    loaded: Vec<(Frame, PathBuf)>,
+    skipped: Vec<Skipped>,
+}
+
+const IMAGE_EXTS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
+
+/// Whether a file extension is one of the image types we list.
+pub(crate) fn is_image_ext(ext: &str) -> bool {
+    IMAGE_EXTS.contains(&ext.to_ascii_lowercase().as_str())
+}
+
+/// Image files directly in `dir`, sorted.
+fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut v = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| EvalError::io(dir, e))? {
+        let path = entry.map_err(|e| EvalError::io(dir, e))?.path();
+        let ok = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(is_image_ext);
+        if ok {
+            v.push(path);
+        }
+    }
+    v.sort();
+    Ok(v)
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Width and height from the image header, or why it cannot be read.
+fn image_size(path: &Path) -> std::result::Result<(u32, u32), String> {
+    image::image_dimensions(path).map_err(|e| e.to_string())
+}
+
+/// Reads a text file; `None` when it does not exist (an image without labels).
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(EvalError::io(path, e)),
+    }
+}
+
+fn parse_f64(tok: &str, what: &str) -> std::result::Result<f64, String> {
+    match tok.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("{what}: not a finite number: {tok:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_parses_and_rejects() {
+        let s: DatasetSpec = "kitti:/a/b".parse().unwrap();
+        assert_eq!(s.kind, DatasetKind::Kitti);
+        assert_eq!(s.path, PathBuf::from("/a/b"));
+        assert!("coco:".parse::<DatasetSpec>().is_err());
+        assert!("pascal:x".parse::<DatasetSpec>().is_err());
+        assert!("x".parse::<DatasetSpec>().is_err());
+    }
+}

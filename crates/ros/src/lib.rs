@@ -1,0 +1,54 @@
+//! Sightline as a ROS 2 node: camera topics in, `vision_msgs` detections with
+//! positions in the vehicle frame out, `/diagnostics` at 1 Hz. See `docs/ros.md`.
+//!
+//! The node is glue: r2r messages become [`frame::Frame`]s in a latest-frame-wins
+//! slot per camera; one worker thread owns the detector and the localizers
+//! ([`worker::Worker`]) and hands results back to r2r publishers. Only the glue
+//! (`node`, `msgs`) needs ROS; it is compiled with the `ros` feature. Without it
+//! [`run_node`] reports that the build has no ROS support, and everything else
+//! (parameter validation, frame checks, the worker loop) builds and is tested
+//! on any machine.
+
+pub mod annotate;
+pub mod config;
+pub mod frame;
+pub mod slot;
+pub mod stats;
+pub mod worker;
+
+#[cfg(feature = "ros")]
+mod msgs;
+#[cfg(feature = "ros")]
+mod node;
+
+pub use config::{CameraConfig, ConfigError, NodeConfig, ParamValue, RawParams, Transport};
+
+use std::path::PathBuf;
+
+/// Why the node could not start (or stopped).
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("sightline was built without ROS support; rebuild with `--features ros` after `. scripts/ros-env.sh`")]
+    NotCompiled,
+    #[error("invalid parameters: {0}")]
+    Config(#[from] ConfigError),
+    #[error("calibration of camera {camera} ({path}): {reason}")]
+    Calibration { camera: String, path: PathBuf, reason: String },
+    #[error("detector: {0}")]
+    Detector(#[from] sightline_detect::DetectError),
+    #[error("ROS {what}: {reason}")]
+    Ros { what: String, reason: String },
+}
+
+/// Runs the node until SIGINT/SIGTERM. ROS arguments (`--ros-args --params-file F
+/// -p name:=value -r __node:=...`) are read by rcl from the process's command line.
+pub fn run_node() -> Result<(), NodeError> {
+    #[cfg(feature = "ros")]
+    {
+        node::run()
+    }
+    #[cfg(not(feature = "ros"))]
+    {
+        Err(NodeError::NotCompiled)
+    }
+}

@@ -1,0 +1,270 @@
+//! The one thread that owns the detector (it is not `Sync`): waits on every camera's
+//! latest-frame slot, runs the frames that are ready together back to back, localizes
+//! the detections, hands results to a [`Sink`] and, once a second, diagnostics.
+//!
+//! Neither the detector nor the sink is ROS-specific ([`Detect`], [`Sink`]), so the
+//! whole loop is unit-tested with fakes; `node.rs` plugs in r2r publishers.
+
+use crate::annotate;
+use crate::frame::{BadFrame, Frame, Stamp};
+use crate::slot::LatestSlot;
+use crate::stats::{camera_status, CameraStats, InputCounters, Status, Throttle};
+use crossbeam::channel::Select;
+use image::RgbImage;
+use sightline_detect::{Class, DetectError, Detection, Detector, ImageView, StageTimes};
+use sightline_geometry::{Localization, Localizer, TargetKind};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// What the worker needs from a detector.
+pub trait Detect {
+    fn detect_timed(&mut self, image: &ImageView) -> Result<(Vec<Detection>, StageTimes), DetectError>;
+    /// Name of the device, for diagnostics.
+    fn device_name(&self) -> String;
+}
+
+impl Detect for Detector {
+    fn detect_timed(&mut self, image: &ImageView) -> Result<(Vec<Detection>, StageTimes), DetectError> {
+        // per-stage sync: the diagnostics report per-stage latency
+        Detector::detect_timed(self, image, true)
+    }
+    fn device_name(&self) -> String {
+        self.gpu().name().to_string()
+    }
+}
+
+/// Where results go.
+pub trait Sink {
+    fn publish(&mut self, output: &CameraOutput);
+    fn diagnostics(&mut self, statuses: &[Status]);
+}
+
+/// One detection, with its position in the base frame where it could be localized.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub detection: Detection,
+    pub localization: Option<Localization>,
+}
+
+/// The result for one frame.
+pub struct CameraOutput<'a> {
+    pub camera: usize,
+    pub stamp: Stamp,
+    pub frame_id: &'a str,
+    pub objects: Vec<Object>,
+    pub debug_image: Option<RgbImage>,
+}
+
+/// The subscription side of one camera: the slot and its counters.
+#[derive(Clone, Default)]
+pub struct CameraInput {
+    slot: LatestSlot<Frame>,
+    counters: Arc<InputCounters>,
+}
+
+impl CameraInput {
+    /// Called for every arriving message; never blocks.
+    pub fn push(&self, frame: Frame) {
+        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        if self.slot.offer(frame).is_some() {
+            self.counters.displaced.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A configured camera as the worker sees it.
+pub struct WorkerCamera {
+    pub namespace: String,
+    pub localizer: Localizer,
+    pub input: CameraInput,
+}
+
+struct CameraState {
+    cam: WorkerCamera,
+    stats: CameraStats,
+    warn: Throttle,
+}
+
+pub struct Worker<D: Detect> {
+    detector: D,
+    device: String,
+    cameras: Vec<CameraState>,
+    thresholds: BTreeMap<Class, f32>,
+    debug_image: bool,
+    last_report: Instant,
+}
+
+impl<D: Detect> Worker<D> {
+    pub fn new(detector: D, cameras: Vec<WorkerCamera>, thresholds: BTreeMap<Class, f32>, debug_image: bool) -> Self {
+        let device = detector.device_name();
+        let cameras = cameras
+            .into_iter()
+            .map(|cam| CameraState { cam, stats: CameraStats::default(), warn: Throttle::new(Duration::from_secs(5)) })
+            .collect();
+        Worker { detector, device, cameras, thresholds, debug_image, last_report: Instant::now() }
+    }
+
+    /// Runs until `stop` is set; publishes diagnostics once a second.
+    pub fn run(&mut self, sink: &mut dyn Sink, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            self.step(sink, Duration::from_millis(100));
+            if self.last_report.elapsed() >= Duration::from_secs(1) {
+                self.report(sink);
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for a frame, then processes the latest frame of every
+    /// camera that has one. Returns how many frames it processed.
+    pub fn step(&mut self, sink: &mut dyn Sink, timeout: Duration) -> usize {
+        let mut select = Select::new();
+        for c in &self.cameras {
+            select.recv(c.cam.input.slot.receiver());
+        }
+        if self.cameras.is_empty() || select.ready_timeout(timeout).is_err() {
+            return 0;
+        }
+        let batch: Vec<Frame> = self.cameras.iter().filter_map(|c| c.cam.input.slot.take()).collect();
+        let n = batch.len();
+        for frame in batch {
+            self.process(frame, sink);
+        }
+        n
+    }
+
+    /// Sends one status per camera for the period since the last report.
+    pub fn report(&mut self, sink: &mut dyn Sink) {
+        let period = self.last_report.elapsed();
+        self.last_report = Instant::now();
+        let statuses: Vec<Status> = self
+            .cameras
+            .iter_mut()
+            .map(|c| camera_status(&c.cam.namespace, &self.device, &mut c.stats, &c.cam.input.counters, period))
+            .collect();
+        sink.diagnostics(&statuses);
+    }
+
+    fn process(&mut self, frame: Frame, sink: &mut dyn Sink) {
+        let Some(state) = self.cameras.get_mut(frame.camera) else { return };
+        let t0 = Instant::now();
+        let result = frame.pixels().map_err(Failure::Bad).and_then(|pixels| {
+            let view = pixels.view().map_err(Failure::Detect)?;
+            let decoded = t0.elapsed();
+            let (detections, times) = self.detector.detect_timed(&view).map_err(Failure::Detect)?;
+            let debug = self.debug_image.then(|| annotate::to_rgb(&view));
+            Ok((view.width(), view.height(), detections, times, decoded, debug))
+        });
+        let (width, height, detections, times, decoded, debug) = match result {
+            Ok(r) => r,
+            Err(failure) => {
+                state.stats.bad_inputs += u64::from(matches!(failure, Failure::Bad(_)));
+                if let Some(suppressed) = state.warn.allow(Instant::now()) {
+                    tracing::warn!(
+                        camera = %state.cam.namespace,
+                        suppressed,
+                        "frame {}.{:09} dropped: {}",
+                        frame.stamp.sec,
+                        frame.stamp.nanosec,
+                        failure
+                    );
+                }
+                return;
+            }
+        };
+
+        let t_loc = Instant::now();
+        let calibration = state.cam.localizer.calibration().camera();
+        let calibrated = (calibration.width(), calibration.height()) == (width, height);
+        if !calibrated {
+            state.stats.calibration_mismatches += 1;
+            if let Some(suppressed) = state.warn.allow(Instant::now()) {
+                tracing::warn!(
+                    camera = %state.cam.namespace,
+                    suppressed,
+                    "image is {width}x{height}, its calibration {}x{}: no 3D positions",
+                    calibration.width(),
+                    calibration.height()
+                );
+            }
+        }
+        let mut objects = Vec::new();
+        for detection in detections {
+            if detection.score < self.thresholds.get(&detection.class).copied().unwrap_or(0.0) {
+                continue;
+            }
+            let localization = if calibrated {
+                let bbox = detection.bbox.map(f64::from);
+                match state.cam.localizer.localize(target_kind(detection.class), bbox) {
+                    Ok(loc) => Some(loc),
+                    Err(e) => {
+                        state.stats.localize_failures += 1;
+                        tracing::debug!(camera = %state.cam.namespace, "not localized: {e}");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            objects.push(Object { detection, localization });
+        }
+        let localize = t_loc.elapsed();
+        let debug_image = debug.map(|mut img| {
+            annotate::draw_boxes(&mut img, &objects);
+            img
+        });
+        let output = CameraOutput { camera: frame.camera, stamp: frame.stamp, frame_id: &frame.frame_id, objects, debug_image };
+        sink.publish(&output);
+
+        let stats = &mut state.stats;
+        stats.processed += 1;
+        for (stage, d) in [
+            ("decode", decoded),
+            ("upload", times.upload),
+            ("preprocess", times.preprocess),
+            ("inference", times.inference),
+            ("postprocess", times.postprocess),
+            ("localize", localize),
+            ("node", frame.received.elapsed()),
+        ] {
+            stats.record(stage, d);
+        }
+        if let Some(age) = stamp_age(frame.stamp) {
+            stats.record("stamp_age", age);
+        }
+    }
+}
+
+enum Failure {
+    Bad(BadFrame),
+    Detect(DetectError),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Bad(e) => write!(f, "{e}"),
+            Failure::Detect(e) => write!(f, "detector: {e}"),
+        }
+    }
+}
+
+fn target_kind(class: Class) -> TargetKind {
+    match class {
+        Class::Pedestrian => TargetKind::Pedestrian,
+        Class::StopSign => TargetKind::StopSign,
+        Class::TrafficLight => TargetKind::TrafficLight,
+    }
+}
+
+/// Wall-clock time since the image's stamp (camera drivers stamp with system time);
+/// `None` for stamps in the future or simulated time.
+fn stamp_age(stamp: Stamp) -> Option<Duration> {
+    let stamped = Duration::new(u64::try_from(stamp.sec).ok()?, stamp.nanosec);
+    SystemTime::now().duration_since(UNIX_EPOCH).ok()?.checked_sub(stamped)
+}
+
+#[cfg(test)]
+#[path = "worker_tests.rs"]
+mod tests;

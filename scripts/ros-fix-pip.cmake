@@ -1,0 +1,33 @@
+# Injected with -DCMAKE_PROJECT_INCLUDE=<this file> by scripts/ros-setup.sh when it
+# builds interfaces/ against the ROS 2 wheels from PyPI. The wheels were built in a
+# manylinux container; their exported *__rosidl_generator_py CMake targets carry
+# INTERFACE_INCLUDE_DIRECTORIES under /opt/python/cp3XX-cp3XX/... which do not exist
+# here. At the end of the top-level CMakeLists we rewrite them to this Python/NumPy.
+function(_pip_ros_fix_python_includes)
+  if(NOT Python3_INCLUDE_DIRS)
+    find_package(Python3 REQUIRED COMPONENTS Interpreter Development.Module NumPy)
+  endif()
+  get_directory_property(_tgts DIRECTORY "${CMAKE_SOURCE_DIR}" IMPORTED_TARGETS)
+  foreach(_t IN LISTS _tgts)
+    get_target_property(_inc ${_t} INTERFACE_INCLUDE_DIRECTORIES)
+    if(_inc AND _inc MATCHES "/opt/python/")
+      set(_new "")
+      foreach(_d IN LISTS _inc)
+        if(_d MATCHES "^/opt/python/.*/numpy/")
+          list(APPEND _new ${Python3_NumPy_INCLUDE_DIRS})
+        elseif(_d MATCHES "^/opt/python/.*/include/python")
+          list(APPEND _new ${Python3_INCLUDE_DIRS})
+        else()
+          list(APPEND _new "${_d}")
+        endif()
+      endforeach()
+      list(REMOVE_DUPLICATES _new)
+      set_target_properties(${_t} PROPERTIES INTERFACE_INCLUDE_DIRECTORIES "${_new}")
+      message(STATUS "pip-ros fixup: ${_t} -> ${_new}")
+    endif()
+  endforeach()
+endfunction()
+if(CMAKE_SOURCE_DIR STREQUAL PROJECT_SOURCE_DIR OR NOT DEFINED _PIP_ROS_FIX_DEFERRED)
+  set(_PIP_ROS_FIX_DEFERRED ON)
+  cmake_language(DEFER DIRECTORY "${CMAKE_SOURCE_DIR}" CALL _pip_ros_fix_python_includes)
+endif()

@@ -1,0 +1,175 @@
+//! `sightline eval`: score detections against a labeled dataset, optionally one shard of
+//! it, and `sightline eval merge` to combine shards. All metrics live in
+//! `sightline-eval`; this file parses flags and moves files.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use sightline_eval::shard::{self, ShardHeader, ShardSpec};
+use sightline_eval::{ClassMap, Dataset, DatasetKind, DatasetSpec, EvalOptions, Frame, Skipped};
+
+#[derive(clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Args {
+    #[command(subcommand)]
+    merge: Option<Sub>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Subcommand)]
+enum Sub {
+    /// Combine shard files written with --shard/--out into one report.
+    Merge(MergeArgs),
+}
+
+#[derive(clap::Args)]
+struct MergeArgs {
+    /// Shard files, all N of them, in any order.
+    #[arg(required = true)]
+    shards: Vec<PathBuf>,
+    /// Directory for report.json, report.md and plots.
+    #[arg(long)]
+    report: PathBuf,
+    /// Score at which precision, recall, F1 and range error are taken.
+    #[arg(long, default_value_t = 0.3)]
+    operating_threshold: f64,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// kitti:DIR, yolo:DIR, voc:DIR or coco:FILE.
+    #[arg(long)]
+    dataset: Option<String>,
+    /// Score detections from this JSONL file (the `sightline detect` schema) instead of
+    /// running the detector.
+    #[arg(long, conflicts_with_all = ["model", "device"])]
+    detections: Option<PathBuf>,
+    /// ONNX model for the detector.
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Device for the detector.
+    #[arg(long)]
+    device: Option<String>,
+    /// Camera calibration, to localize detections (range error needs it).
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+    /// Lowest detector score kept (AP wants a low one).
+    #[arg(long, default_value_t = 0.001)]
+    score_threshold: f32,
+    /// Score at which precision, recall, F1 and range error are taken.
+    #[arg(long, default_value_t = 0.3)]
+    operating_threshold: f64,
+    /// Dataset label → class map (YAML); default: the shipped map.
+    #[arg(long)]
+    class_map: Option<PathBuf>,
+    /// Directory for report.json, report.md and plots.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Evaluate only shard K of N (frames sorted by id, frame i in shard i % N).
+    #[arg(long, requires = "out")]
+    shard: Option<String>,
+    /// Where a shard's frames go, for `sightline eval merge`.
+    #[arg(long, requires = "shard")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    match args.merge {
+        Some(Sub::Merge(m)) => merge(m),
+        None => run_eval(args.run),
+    }
+}
+
+fn merge(m: MergeArgs) -> anyhow::Result<()> {
+    let (kind, frames, skipped) = shard::merge(&m.shards)?;
+    let opts = EvalOptions {
+        operating_threshold: m.operating_threshold,
+    };
+    report(&m.report, &frames, kind, &skipped, &opts)
+}
+
+fn run_eval(a: RunArgs) -> anyhow::Result<()> {
+    let Some(spec) = a.dataset.as_deref() else {
+        bail!("--dataset is required (kitti:DIR, yolo:DIR, voc:DIR or coco:FILE)");
+    };
+    let spec: DatasetSpec = spec.parse()?;
+    let shard = a
+        .shard
+        .as_deref()
+        .map(str::parse::<ShardSpec>)
+        .transpose()?;
+    if shard.is_none() && a.report.is_none() {
+        bail!("--report DIR is required (or --shard K/N --out FILE)");
+    }
+    let map = match &a.class_map {
+        Some(p) => ClassMap::load(p)?,
+        None => ClassMap::default(),
+    };
+    let dataset = Dataset::load(&spec, &map)
+        .with_context(|| format!("reading dataset {}", spec.path.display()))?;
+    for s in &dataset.skipped {
+        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+    }
+    let kind = dataset.kind;
+    let skipped = dataset.skipped.clone();
+    let mut frames: Vec<Frame> = dataset.frames;
+    match &a.detections {
+        Some(path) => {
+            if a.calibration.is_some() {
+                tracing::warn!(
+                    "--calibration is ignored with --detections: positions come from the file"
+                );
+            }
+            let dets = sightline_eval::detections::load(path)?;
+            let stray = sightline_eval::detections::attach(&mut frames, dets);
+            if stray > 0 {
+                eprintln!("{stray} detections name images that are not in the dataset; dropped");
+            }
+            if let Some(s) = shard {
+                frames = s.select(frames);
+            }
+        }
+        None => {
+            let _ = (&a.model, &a.device, a.score_threshold, &dataset.images);
+            bail!("running the detector from eval needs sightline detect (not wired yet); pass --detections");
+        }
+    }
+    let opts = EvalOptions {
+        operating_threshold: a.operating_threshold,
+    };
+    if let (Some(s), Some(out)) = (shard, &a.out) {
+        let header = ShardHeader {
+            sightline_eval_shard: 1,
+            dataset: kind,
+            shard: s,
+            skipped: skipped.clone(),
+        };
+        shard::write(out, &header, &frames)?;
+        eprintln!(
+            "shard {}/{}: {} frames written to {}",
+            s.index,
+            s.count,
+            frames.len(),
+            out.display()
+        );
+    }
+    match &a.report {
+        Some(dir) => report(dir, &frames, kind, &skipped, &opts),
+        None => Ok(()),
+    }
+}
+
+fn report(
+    dir: &std::path::Path,
+    frames: &[Frame],
+    kind: DatasetKind,
+    skipped: &[Skipped],
+    opts: &EvalOptions,
+) -> anyhow::Result<()> {
+    let (report, curves) = sightline_eval::evaluate(frames, kind, skipped, opts);
+    let files = sightline_eval::write_report(dir, &report, &curves)?;
+    print!("{}", sightline_eval::markdown_table(&report));
+    eprintln!("wrote {} files to {}", files.len(), dir.display());
+    Ok(())
+}

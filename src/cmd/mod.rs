@@ -1,0 +1,5 @@
+pub mod annotate;
+pub mod bag;
+pub mod detect;
+pub mod eval;
+pub mod replay;

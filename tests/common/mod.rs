@@ -1,0 +1,27 @@
+//! Shared helpers of the whole-program tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+/// `../shared` (models and labeled data), or `$SIGHTLINE_SHARED`.
+pub fn shared_dir() -> PathBuf {
+    let dir = std::env::var_os("SIGHTLINE_SHARED")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
+    assert!(dir.join("models").is_dir(), "shared data not found at {} (set SIGHTLINE_SHARED)", dir.display());
+    dir
+}
+
+/// The venv interpreter with the Python peers (`scripts/setup.sh` makes it).
+pub fn python() -> PathBuf {
+    let python = std::env::var_os("SIGHTLINE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python")));
+    assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
+    python
+}
+
+/// The `sightline` binary built for this test run.
+pub fn sightline() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
+}

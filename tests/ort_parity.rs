@@ -1,0 +1,64 @@
+//! The raw model output of our engine on real images equals onnxruntime's on the same
+//! input tensor: |Δ| ≤ 1e-3 on score columns and ≤ 1e-2 on box columns.
+
+mod common;
+
+use common::{python, shared_dir};
+use sightline_detect::{Detector, DetectorConfig, ImageView, PixelFormat};
+use std::process::Command;
+
+#[test]
+fn raw_output_matches_onnxruntime_on_real_images() {
+    let shared = shared_dir();
+    let images = [
+        "data/coco128-val2017/images/000000000139.jpg",
+        "data/coco128-val2017/images/000000000724.jpg",
+        "data/roadsign/images/road0.png",
+        "data/roadsign/images/road12.png",
+        "data/kitti-tiny/image_2/000000.jpg",
+        "data/kitti-tiny/image_2/000003.jpg",
+    ];
+    let model = shared.join("models/yolox_nano.onnx");
+    let config = DetectorConfig { model_path: Some(model.clone()), ..Default::default() };
+    let mut detector = Detector::new(config).expect("detector");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut ours = Vec::new();
+    for (i, rel) in images.iter().enumerate() {
+        let path = shared.join(rel);
+        let rgb = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
+        let view = ImageView::new(rgb.width(), rgb.height(), rgb.width() as usize * 3, PixelFormat::Rgb8, rgb.as_raw())
+            .expect("view");
+        let (input, output) = detector.run_raw(&view).expect("run");
+        std::fs::write(dir.path().join(format!("{i}.input.bin")), bytes(&input)).expect("write");
+        ours.push(output);
+    }
+    let status = Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ort_run.py"))
+        .arg(&model)
+        .arg(dir.path())
+        .status()
+        .expect("run python");
+    assert!(status.success(), "onnxruntime reference failed");
+    for (i, output) in ours.iter().enumerate() {
+        let raw = std::fs::read(dir.path().join(format!("{i}.ort.bin"))).expect("reference output");
+        let reference: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        assert_eq!(reference.len(), output.len(), "{}: output size", images[i]);
+        let (mut max_box, mut max_score) = (0f32, 0f32);
+        for (k, (a, b)) in output.iter().zip(&reference).enumerate() {
+            let d = (a - b).abs();
+            assert!(d.is_finite(), "{}: element {k} is {a}", images[i]);
+            if k % 85 < 4 {
+                max_box = max_box.max(d);
+            } else {
+                max_score = max_score.max(d);
+            }
+        }
+        eprintln!("{}: max |Δ| box {max_box:.2e}, score {max_score:.2e}", images[i]);
+        assert!(max_box <= 1e-2, "{}: box columns differ by {max_box}", images[i]);
+        assert!(max_score <= 1e-3, "{}: score columns differ by {max_score}", images[i]);
+    }
+}
+
+fn bytes(values: &[f32]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
