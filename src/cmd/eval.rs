@@ -6,7 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use sightline_eval::shard::{self, ShardHeader, ShardSpec};
-use sightline_eval::{ClassMap, Dataset, DatasetKind, DatasetSpec, EvalOptions, Frame, Skipped};
+use sightline_eval::{
+    ClassMap, Dataset, DatasetKind, DatasetSpec, Detection, EvalOptions, Frame, Skipped,
+};
+
+use crate::cmd::detect::DetectorArgs;
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -43,14 +47,10 @@ struct RunArgs {
     dataset: Option<String>,
     /// Score detections from this JSONL file (the `sightline detect` schema) instead of
     /// running the detector.
-    #[arg(long, conflicts_with_all = ["model", "device"])]
+    #[arg(long, conflicts_with = "model")]
     detections: Option<PathBuf>,
-    /// ONNX model for the detector.
-    #[arg(long)]
-    model: Option<PathBuf>,
-    /// Device for the detector.
-    #[arg(long)]
-    device: Option<String>,
+    #[command(flatten)]
+    detector: DetectorArgs,
     /// Camera calibration, to localize detections (range error needs it).
     #[arg(long)]
     calibration: Option<PathBuf>,
@@ -131,8 +131,48 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
             }
         }
         None => {
-            let _ = (&a.model, &a.device, a.score_threshold, &dataset.images);
-            bail!("running the detector from eval needs sightline detect (not wired yet); pass --detections");
+            // Only this shard's images go through the detector.
+            let mut images = dataset.images;
+            if let Some(s) = shard {
+                let keep = |i: &usize| i % s.count == s.index;
+                frames = s.select(frames);
+                images = images
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(i))
+                    .map(|(_, p)| p)
+                    .collect();
+            }
+            if a.calibration.is_some() {
+                tracing::warn!(
+                    "--calibration is not used yet: detections are not localized from eval"
+                );
+            }
+            eprintln!("running the detector on {} images", images.len());
+            let results = if images.is_empty() {
+                Vec::new() // an empty shard
+            } else {
+                crate::cmd::detect::detect_paths(&images, &a.detector, a.score_threshold)?
+            };
+            let mut dets = std::collections::BTreeMap::new();
+            for r in results {
+                let converted = r
+                    .detections
+                    .iter()
+                    .filter_map(|d| {
+                        let class = sightline_eval::Class::from_name(d.class.as_str())?;
+                        Some(Detection {
+                            class,
+                            score: f64::from(d.score),
+                            bbox: d.bbox.map(f64::from),
+                            position: None,
+                            range_m: None,
+                        })
+                    })
+                    .collect::<Vec<_>>();
+                dets.insert(r.image, converted);
+            }
+            sightline_eval::detections::attach(&mut frames, dets);
         }
     }
     let opts = EvalOptions {

@@ -8,7 +8,11 @@ pub fn shared_dir() -> PathBuf {
     let dir = std::env::var_os("SIGHTLINE_SHARED")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")));
-    assert!(dir.join("models").is_dir(), "shared data not found at {} (set SIGHTLINE_SHARED)", dir.display());
+    assert!(
+        dir.join("models").is_dir(),
+        "shared data not found at {} (set SIGHTLINE_SHARED)",
+        dir.display()
+    );
     dir
 }
 
@@ -17,7 +21,11 @@ pub fn python() -> PathBuf {
     let python = std::env::var_os("SIGHTLINE_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python")));
-    assert!(python.exists(), "{} missing: run scripts/setup.sh", python.display());
+    assert!(
+        python.exists(),
+        "{} missing: run scripts/setup.sh",
+        python.display()
+    );
     python
 }
 

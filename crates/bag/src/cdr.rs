@@ -28,7 +28,11 @@ impl<'a> CdrReader<'a> {
             0x0001 => true,
             other => return Err(CdrError::Representation(other)),
         };
-        Ok(CdrReader { body: &bytes[HEADER_LEN..], pos: 0, little_endian })
+        Ok(CdrReader {
+            body: &bytes[HEADER_LEN..],
+            pos: 0,
+            little_endian,
+        })
     }
 
     pub fn little_endian(&self) -> bool {
@@ -44,7 +48,12 @@ impl<'a> CdrReader<'a> {
         let start = self.pos.div_ceil(align) * align;
         let available = self.body.len().saturating_sub(start);
         if n > available {
-            return Err(CdrError::Truncated { field, offset: start, needed: n, available });
+            return Err(CdrError::Truncated {
+                field,
+                offset: start,
+                needed: n,
+                available,
+            });
         }
         self.pos = start + n;
         Ok(&self.body[start..start + n])
@@ -90,7 +99,12 @@ impl<'a> CdrReader<'a> {
         let available = self.remaining();
         let needed = (len as u64).saturating_mul(elem_size as u64);
         if needed > available as u64 {
-            return Err(CdrError::BadLength { field, offset, len, available });
+            return Err(CdrError::BadLength {
+                field,
+                offset,
+                len,
+                available,
+            });
         }
         Ok(len as usize)
     }
@@ -146,7 +160,9 @@ impl Default for CdrWriter {
 
 impl CdrWriter {
     pub fn new() -> Self {
-        CdrWriter { buf: vec![0x00, 0x01, 0x00, 0x00] }
+        CdrWriter {
+            buf: vec![0x00, 0x01, 0x00, 0x00],
+        }
     }
 
     pub fn finish(self) -> Vec<u8> {
@@ -262,7 +278,15 @@ mod tests {
         m.extend_from_slice(&[1, 2, 3]);
         let err = CdrReader::new(&m).unwrap().bytes("data").unwrap_err();
         assert!(
-            matches!(err, CdrError::BadLength { field: "data", len: u32::MAX, available: 3, .. }),
+            matches!(
+                err,
+                CdrError::BadLength {
+                    field: "data",
+                    len: u32::MAX,
+                    available: 3,
+                    ..
+                }
+            ),
             "{err}"
         );
         let err = CdrReader::new(&m).unwrap().f64_seq("d").unwrap_err();
@@ -271,12 +295,28 @@ mod tests {
 
     #[test]
     fn rejects_bad_headers_truncation_and_bad_values() {
-        assert!(matches!(CdrReader::new(&[0, 1]), Err(CdrError::NoHeader { len: 2 })));
-        assert!(matches!(CdrReader::new(&[0, 7, 0, 0]), Err(CdrError::Representation(7))));
+        assert!(matches!(
+            CdrReader::new(&[0, 1]),
+            Err(CdrError::NoHeader { len: 2 })
+        ));
+        assert!(matches!(
+            CdrReader::new(&[0, 7, 0, 0]),
+            Err(CdrError::Representation(7))
+        ));
         let mut r = CdrReader::new(&[0, 1, 0, 0, 1, 2]).unwrap();
-        assert!(matches!(r.u32("x"), Err(CdrError::Truncated { field: "x", needed: 4, .. })));
+        assert!(matches!(
+            r.u32("x"),
+            Err(CdrError::Truncated {
+                field: "x",
+                needed: 4,
+                ..
+            })
+        ));
         let mut r = CdrReader::new(&[0, 1, 0, 0, 2]).unwrap();
-        assert!(matches!(r.bool("flag"), Err(CdrError::BadBool { value: 2, .. })));
+        assert!(matches!(
+            r.bool("flag"),
+            Err(CdrError::BadBool { value: 2, .. })
+        ));
         let mut m = vec![0, 1, 0, 0];
         m.extend_from_slice(&2u32.to_le_bytes());
         m.extend_from_slice(b"ab");

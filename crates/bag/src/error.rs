@@ -10,9 +10,19 @@ pub enum CdrError {
     #[error("unsupported CDR representation {0:#06x} (supported: 0x0000 CDR_BE, 0x0001 CDR_LE)")]
     Representation(u16),
     #[error("field `{field}`: needs {needed} bytes at offset {offset}, only {available} left")]
-    Truncated { field: &'static str, offset: usize, needed: usize, available: usize },
+    Truncated {
+        field: &'static str,
+        offset: usize,
+        needed: usize,
+        available: usize,
+    },
     #[error("field `{field}`: length {len} at offset {offset} exceeds the {available} bytes left")]
-    BadLength { field: &'static str, offset: usize, len: u32, available: usize },
+    BadLength {
+        field: &'static str,
+        offset: usize,
+        len: u32,
+        available: usize,
+    },
     #[error("field `{field}`: string is not NUL-terminated")]
     NoNul { field: &'static str },
     #[error("field `{field}`: bool byte is {value}, not 0 or 1")]
@@ -53,7 +63,11 @@ pub enum BagError {
     #[error("{path}: unknown storage id {id:?} (supported: mcap, sqlite3)")]
     UnknownStorage { path: PathBuf, id: String },
     #[error("{path}: {mode} compression ({format}) is not supported; decompress with `ros2 bag convert`")]
-    Compressed { path: PathBuf, mode: String, format: String },
+    Compressed {
+        path: PathBuf,
+        mode: String,
+        format: String,
+    },
     #[error("{path}: corrupted or truncated MCAP {position}: {source}")]
     Mcap {
         path: PathBuf,
@@ -77,15 +91,34 @@ pub enum BagError {
         source: CdrError,
     },
     #[error("{path}: topic {topic} message #{index}: type is {found}, expected {expected}")]
-    WrongType { path: PathBuf, topic: String, index: u64, found: String, expected: &'static str },
+    WrongType {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        found: String,
+        expected: &'static str,
+    },
     #[error("{path}: topic {topic} message #{index}: {reason}")]
-    BadImage { path: PathBuf, topic: String, index: u64, reason: String },
+    BadImage {
+        path: PathBuf,
+        topic: String,
+        index: u64,
+        reason: String,
+    },
     #[error("{path}: no topic {topic} (topics: {known})")]
-    UnknownTopic { path: PathBuf, topic: String, known: String },
+    UnknownTopic {
+        path: PathBuf,
+        topic: String,
+        known: String,
+    },
     #[error("{path}: already exists; choose another output")]
     OutputExists { path: PathBuf },
     #[error("{path}: topic {topic}: unknown message type {type_name} for writing")]
-    UnknownType { path: PathBuf, topic: String, type_name: String },
+    UnknownType {
+        path: PathBuf,
+        topic: String,
+        type_name: String,
+    },
 }
 
 impl BagError {

@@ -52,7 +52,10 @@ pub enum FromImagesError {
 }
 
 fn is_image(path: &Path) -> bool {
-    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
     matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png"))
 }
 
@@ -88,12 +91,20 @@ pub fn from_images(opts: &FromImages) -> Result<usize, FromImagesError> {
     let period_ns = 1e9 / opts.rate_hz;
     for (i, path) in files.iter().enumerate() {
         let t_ns = opts.start_ns + (i as f64 * period_ns).round() as u64;
-        let header = Header { stamp: Time::from_nanos(t_ns as i64), frame_id: opts.frame_id.clone() };
+        let header = Header {
+            stamp: Time::from_nanos(t_ns as i64),
+            frame_id: opts.frame_id.clone(),
+        };
         let bytes = std::fs::read(path).map_err(BagError::io(path))?;
-        let image_err = |source| FromImagesError::Image { path: path.clone(), source };
+        let image_err = |source| FromImagesError::Image {
+            path: path.clone(),
+            source,
+        };
         match opts.storage {
             Storage::Raw => {
-                let rgb = image::load_from_memory(&bytes).map_err(image_err)?.into_rgb8();
+                let rgb = image::load_from_memory(&bytes)
+                    .map_err(image_err)?
+                    .into_rgb8();
                 let (width, height) = rgb.dimensions();
                 let data = rgb.into_raw();
                 let msg = Image {
@@ -115,12 +126,19 @@ pub fn from_images(opts: &FromImages) -> Result<usize, FromImagesError> {
                 let data = if compressed_format("", &bytes) == Some(want) {
                     bytes
                 } else {
-                    let img = image::load_from_memory(&bytes).map_err(image_err)?.into_rgb8();
+                    let img = image::load_from_memory(&bytes)
+                        .map_err(image_err)?
+                        .into_rgb8();
                     let mut out = Vec::new();
-                    img.write_to(&mut Cursor::new(&mut out), want).map_err(image_err)?;
+                    img.write_to(&mut Cursor::new(&mut out), want)
+                        .map_err(image_err)?;
                     out
                 };
-                let msg = CompressedImage { header, format: format.into(), data: &data };
+                let msg = CompressedImage {
+                    header,
+                    format: format.into(),
+                    data: &data,
+                };
                 writer.write(topic, t_ns, &msg)?;
             }
         }

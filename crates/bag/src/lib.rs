@@ -7,13 +7,15 @@
 //!   detections with a small bounds-checked CDR codec ([`cdr`]).
 //! - [`BagWriter`] writes a rosbag2 directory with MCAP storage that ROS tools and the
 //!   `rosbags` Python package read, and that is complete even when writing stops early.
-//! - [`pixels`] turns image messages into 8-bit pixels; [`from_images`] makes a drive bag
+//! - [`frames`] decodes image topics on worker threads, in bag order; [`pixels`] turns
+//!   image messages into 8-bit pixels; [`from_images`] makes a drive bag
 //!   from an image folder.
 //!
 //! Knows nothing of detection: the replay command joins this crate with the detector.
 
 pub mod cdr;
 mod error;
+pub mod frames;
 pub mod from_images;
 mod metadata;
 pub mod msgdef;

@@ -76,19 +76,29 @@ impl Metadata {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(BagError::MissingMetadata { path: dir.to_path_buf() })
+                return Err(BagError::MissingMetadata {
+                    path: dir.to_path_buf(),
+                })
             }
             Err(e) => return Err(BagError::Io { path, source: e }),
         };
-        let file: MetadataFile = serde_yaml::from_str(&text)
-            .map_err(|e| BagError::BadMetadata { path: path.clone(), reason: e.to_string() })?;
+        let file: MetadataFile =
+            serde_yaml::from_str(&text).map_err(|e| BagError::BadMetadata {
+                path: path.clone(),
+                reason: e.to_string(),
+            })?;
         Ok(file.rosbag2_bagfile_information)
     }
 
     pub fn store(self, dir: &Path) -> Result<(), BagError> {
         let path = dir.join(FILE_NAME);
-        let text = serde_yaml::to_string(&MetadataFile { rosbag2_bagfile_information: self })
-            .map_err(|e| BagError::BadMetadata { path: path.clone(), reason: e.to_string() })?;
+        let text = serde_yaml::to_string(&MetadataFile {
+            rosbag2_bagfile_information: self,
+        })
+        .map_err(|e| BagError::BadMetadata {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
         // Write then rename, so that a reader never sees half a metadata file.
         let tmp = dir.join(".metadata.yaml.tmp");
         std::fs::write(&tmp, text).map_err(BagError::io(&tmp))?;
@@ -137,7 +147,10 @@ rosbag2_bagfile_information:
         assert_eq!(m.version, 5);
         assert_eq!(m.storage_identifier, "sqlite3");
         assert_eq!(m.relative_file_paths, ["bag_0.db3"]);
-        assert_eq!(m.topics_with_message_count[0].topic_metadata.type_name, "sensor_msgs/msg/Image");
+        assert_eq!(
+            m.topics_with_message_count[0].topic_metadata.type_name,
+            "sensor_msgs/msg/Image"
+        );
         assert_eq!(m.starting_time.nanoseconds_since_epoch, 1000);
     }
 }

@@ -7,28 +7,82 @@ const SEPARATOR: &str =
 
 /// `(type name without /msg/, .msg text)`, from `crates/bag/msg/`.
 const DEFINITIONS: &[(&str, &str)] = &[
-    ("builtin_interfaces/Time", include_str!("../msg/builtin_interfaces/Time.msg")),
-    ("std_msgs/Header", include_str!("../msg/std_msgs/Header.msg")),
-    ("geometry_msgs/Point", include_str!("../msg/geometry_msgs/Point.msg")),
-    ("geometry_msgs/Quaternion", include_str!("../msg/geometry_msgs/Quaternion.msg")),
-    ("geometry_msgs/Pose", include_str!("../msg/geometry_msgs/Pose.msg")),
-    ("geometry_msgs/PoseWithCovariance", include_str!("../msg/geometry_msgs/PoseWithCovariance.msg")),
-    ("geometry_msgs/Vector3", include_str!("../msg/geometry_msgs/Vector3.msg")),
-    ("sensor_msgs/Image", include_str!("../msg/sensor_msgs/Image.msg")),
-    ("sensor_msgs/CompressedImage", include_str!("../msg/sensor_msgs/CompressedImage.msg")),
-    ("vision_msgs/ObjectHypothesis", include_str!("../msg/vision_msgs/ObjectHypothesis.msg")),
+    (
+        "builtin_interfaces/Time",
+        include_str!("../msg/builtin_interfaces/Time.msg"),
+    ),
+    (
+        "std_msgs/Header",
+        include_str!("../msg/std_msgs/Header.msg"),
+    ),
+    (
+        "geometry_msgs/Point",
+        include_str!("../msg/geometry_msgs/Point.msg"),
+    ),
+    (
+        "geometry_msgs/Quaternion",
+        include_str!("../msg/geometry_msgs/Quaternion.msg"),
+    ),
+    (
+        "geometry_msgs/Pose",
+        include_str!("../msg/geometry_msgs/Pose.msg"),
+    ),
+    (
+        "geometry_msgs/PoseWithCovariance",
+        include_str!("../msg/geometry_msgs/PoseWithCovariance.msg"),
+    ),
+    (
+        "geometry_msgs/Vector3",
+        include_str!("../msg/geometry_msgs/Vector3.msg"),
+    ),
+    (
+        "sensor_msgs/Image",
+        include_str!("../msg/sensor_msgs/Image.msg"),
+    ),
+    (
+        "sensor_msgs/CompressedImage",
+        include_str!("../msg/sensor_msgs/CompressedImage.msg"),
+    ),
+    (
+        "vision_msgs/ObjectHypothesis",
+        include_str!("../msg/vision_msgs/ObjectHypothesis.msg"),
+    ),
     (
         "vision_msgs/ObjectHypothesisWithPose",
         include_str!("../msg/vision_msgs/ObjectHypothesisWithPose.msg"),
     ),
-    ("vision_msgs/Point2D", include_str!("../msg/vision_msgs/Point2D.msg")),
-    ("vision_msgs/Pose2D", include_str!("../msg/vision_msgs/Pose2D.msg")),
-    ("vision_msgs/BoundingBox2D", include_str!("../msg/vision_msgs/BoundingBox2D.msg")),
-    ("vision_msgs/BoundingBox3D", include_str!("../msg/vision_msgs/BoundingBox3D.msg")),
-    ("vision_msgs/Detection2D", include_str!("../msg/vision_msgs/Detection2D.msg")),
-    ("vision_msgs/Detection2DArray", include_str!("../msg/vision_msgs/Detection2DArray.msg")),
-    ("vision_msgs/Detection3D", include_str!("../msg/vision_msgs/Detection3D.msg")),
-    ("vision_msgs/Detection3DArray", include_str!("../msg/vision_msgs/Detection3DArray.msg")),
+    (
+        "vision_msgs/Point2D",
+        include_str!("../msg/vision_msgs/Point2D.msg"),
+    ),
+    (
+        "vision_msgs/Pose2D",
+        include_str!("../msg/vision_msgs/Pose2D.msg"),
+    ),
+    (
+        "vision_msgs/BoundingBox2D",
+        include_str!("../msg/vision_msgs/BoundingBox2D.msg"),
+    ),
+    (
+        "vision_msgs/BoundingBox3D",
+        include_str!("../msg/vision_msgs/BoundingBox3D.msg"),
+    ),
+    (
+        "vision_msgs/Detection2D",
+        include_str!("../msg/vision_msgs/Detection2D.msg"),
+    ),
+    (
+        "vision_msgs/Detection2DArray",
+        include_str!("../msg/vision_msgs/Detection2DArray.msg"),
+    ),
+    (
+        "vision_msgs/Detection3D",
+        include_str!("../msg/vision_msgs/Detection3D.msg"),
+    ),
+    (
+        "vision_msgs/Detection3DArray",
+        include_str!("../msg/vision_msgs/Detection3DArray.msg"),
+    ),
 ];
 
 const PRIMITIVES: &[&str] = &[
@@ -42,7 +96,10 @@ fn short_name(type_name: &str) -> String {
 }
 
 fn definition(short: &str) -> Option<&'static str> {
-    DEFINITIONS.iter().find(|(name, _)| *name == short).map(|(_, text)| *text)
+    DEFINITIONS
+        .iter()
+        .find(|(name, _)| *name == short)
+        .map(|(_, text)| *text)
 }
 
 /// The non-primitive field types of a definition, resolved to `pkg/Type`.
@@ -99,7 +156,13 @@ mod tests {
         schema
             .split(&format!("{SEPARATOR}\n"))
             .skip(1)
-            .map(|s| s.lines().next().unwrap_or("").trim_start_matches("MSG: ").to_string())
+            .map(|s| {
+                s.lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("MSG: ")
+                    .to_string()
+            })
             .collect()
     }
 

@@ -38,7 +38,9 @@ pub fn compressed_format(format: &str, data: &[u8]) -> Option<image::ImageFormat
     } else if f.contains("png") {
         Some(image::ImageFormat::Png)
     } else if f.trim().is_empty() {
-        image::guess_format(data).ok().filter(|g| matches!(g, image::ImageFormat::Jpeg | image::ImageFormat::Png))
+        image::guess_format(data)
+            .ok()
+            .filter(|g| matches!(g, image::ImageFormat::Jpeg | image::ImageFormat::Png))
     } else {
         None
     }
@@ -46,12 +48,25 @@ pub fn compressed_format(format: &str, data: &[u8]) -> Option<image::ImageFormat
 
 /// Decodes a `CompressedImage` to `rgb8`.
 pub fn decode_compressed(msg: &CompressedImage<'_>) -> Result<DecodedImage, PixelError> {
-    let format = compressed_format(&msg.format, msg.data).ok_or_else(|| PixelError::Format(msg.format.clone()))?;
-    let name = if format == image::ImageFormat::Jpeg { "jpeg" } else { "png" };
+    let format = compressed_format(&msg.format, msg.data)
+        .ok_or_else(|| PixelError::Format(msg.format.clone()))?;
+    let name = if format == image::ImageFormat::Jpeg {
+        "jpeg"
+    } else {
+        "png"
+    };
     let img = image::load_from_memory_with_format(msg.data, format)
-        .map_err(|source| PixelError::Decode { format: name, source })?
+        .map_err(|source| PixelError::Decode {
+            format: name,
+            source,
+        })?
         .into_rgb8();
-    Ok(DecodedImage { width: img.width(), height: img.height(), encoding: "rgb8", data: img.into_raw() })
+    Ok(DecodedImage {
+        width: img.width(),
+        height: img.height(),
+        encoding: "rgb8",
+        data: img.into_raw(),
+    })
 }
 
 #[cfg(test)]
@@ -67,19 +82,39 @@ mod tests {
             .unwrap()
             .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
             .unwrap();
-        let msg = CompressedImage { header: Header::default(), format: "rgb8; png compressed rgb8".into(), data: &png };
+        let msg = CompressedImage {
+            header: Header::default(),
+            format: "rgb8; png compressed rgb8".into(),
+            data: &png,
+        };
         let d = decode_compressed(&msg).unwrap();
         assert_eq!((d.width, d.height, d.encoding), (5, 3, "rgb8"));
         assert_eq!(d.data, pixels);
-        let by_magic = CompressedImage { format: String::new(), ..msg.clone() };
+        let by_magic = CompressedImage {
+            format: String::new(),
+            ..msg.clone()
+        };
         assert_eq!(decode_compressed(&by_magic).unwrap(), d);
     }
 
     #[test]
     fn unknown_and_corrupt_data_are_errors() {
-        let msg = CompressedImage { header: Header::default(), format: "theora".into(), data: &[1, 2, 3] };
-        assert!(matches!(decode_compressed(&msg), Err(PixelError::Format(_))));
-        let msg = CompressedImage { format: "jpeg".into(), ..msg };
-        assert!(matches!(decode_compressed(&msg), Err(PixelError::Decode { format: "jpeg", .. })));
+        let msg = CompressedImage {
+            header: Header::default(),
+            format: "theora".into(),
+            data: &[1, 2, 3],
+        };
+        assert!(matches!(
+            decode_compressed(&msg),
+            Err(PixelError::Format(_))
+        ));
+        let msg = CompressedImage {
+            format: "jpeg".into(),
+            ..msg
+        };
+        assert!(matches!(
+            decode_compressed(&msg),
+            Err(PixelError::Decode { format: "jpeg", .. })
+        ));
     }
 }

@@ -40,7 +40,11 @@ impl BagWriter {
             return Err(BagError::OutputExists { path: dir });
         }
         std::fs::create_dir_all(&dir).map_err(BagError::io(&dir))?;
-        let stem = dir.file_name().and_then(|n| n.to_str()).filter(|n| !n.is_empty()).unwrap_or("bag");
+        let stem = dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("bag");
         let file_name = format!("{stem}_0.mcap");
         let path = dir.join(&file_name);
         let file = File::create(&path).map_err(BagError::io(&path))?;
@@ -48,12 +52,20 @@ impl BagWriter {
             .profile("ros2")
             .library(concat!("sightline-bag ", env!("CARGO_PKG_VERSION")))
             .compression(None);
-        let mcap = options.create(BufWriter::new(file)).map_err(|source| BagError::Mcap {
-            path: path.clone(),
-            position: Position::BeforeFirstMessage,
-            source,
-        })?;
-        Ok(BagWriter { dir, file_name, mcap: Some(mcap), topics: Vec::new(), range: None })
+        let mcap = options
+            .create(BufWriter::new(file))
+            .map_err(|source| BagError::Mcap {
+                path: path.clone(),
+                position: Position::BeforeFirstMessage,
+                source,
+            })?;
+        Ok(BagWriter {
+            dir,
+            file_name,
+            mcap: Some(mcap),
+            topics: Vec::new(),
+            range: None,
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -62,32 +74,63 @@ impl BagWriter {
 
     fn mcap_error(&self, source: mcap::McapError) -> BagError {
         let position = match self.topics.iter().rfind(|t| t.count > 0) {
-            Some(t) => Position::After { topic: t.name.clone(), index: t.count - 1 },
+            Some(t) => Position::After {
+                topic: t.name.clone(),
+                index: t.count - 1,
+            },
             None => Position::BeforeFirstMessage,
         };
-        BagError::Mcap { path: self.dir.join(&self.file_name), position, source }
+        BagError::Mcap {
+            path: self.dir.join(&self.file_name),
+            position,
+            source,
+        }
     }
 
     /// Adds a topic of a type whose definition this crate carries (see [`crate::msgdef`]).
     pub fn add_topic(&mut self, name: &str, type_name: &str) -> Result<TopicId, BagError> {
-        if let Some(i) = self.topics.iter().position(|t| t.name == name && t.type_name == type_name) {
+        if let Some(i) = self
+            .topics
+            .iter()
+            .position(|t| t.name == name && t.type_name == type_name)
+        {
             return Ok(TopicId(i));
         }
-        let unknown = || BagError::UnknownType { path: self.dir.clone(), topic: name.into(), type_name: type_name.into() };
+        let unknown = || BagError::UnknownType {
+            path: self.dir.clone(),
+            topic: name.into(),
+            type_name: type_name.into(),
+        };
         let schema = crate::msgdef::schema_text(type_name).ok_or_else(unknown)?;
-        let Some(mcap) = self.mcap.as_mut() else { return Err(unknown()) };
+        let Some(mcap) = self.mcap.as_mut() else {
+            return Err(unknown());
+        };
         let channel = mcap
             .add_schema(type_name, "ros2msg", schema.as_bytes())
             .and_then(|schema_id| mcap.add_channel(schema_id, name, "cdr", &Default::default()));
         let channel = channel.map_err(|e| self.mcap_error(e))?;
-        self.topics.push(Topic { name: name.into(), type_name: type_name.into(), channel, count: 0 });
+        self.topics.push(Topic {
+            name: name.into(),
+            type_name: type_name.into(),
+            channel,
+            count: 0,
+        });
         Ok(TopicId(self.topics.len() - 1))
     }
 
     /// Writes one serialised message (CDR with encapsulation header).
-    pub fn write_raw(&mut self, topic: TopicId, log_time_ns: u64, cdr: &[u8]) -> Result<(), BagError> {
+    pub fn write_raw(
+        &mut self,
+        topic: TopicId,
+        log_time_ns: u64,
+        cdr: &[u8],
+    ) -> Result<(), BagError> {
         let Some(t) = self.topics.get(topic.0) else {
-            return Err(BagError::UnknownTopic { path: self.dir.clone(), topic: format!("#{}", topic.0), known: String::new() });
+            return Err(BagError::UnknownTopic {
+                path: self.dir.clone(),
+                topic: format!("#{}", topic.0),
+                known: String::new(),
+            });
         };
         let header = mcap::records::MessageHeader {
             channel_id: t.channel,
@@ -101,11 +144,18 @@ impl BagWriter {
         };
         result.map_err(|e| self.mcap_error(e))?;
         self.topics[topic.0].count += 1;
-        self.range = Some(self.range.map_or((log_time_ns, log_time_ns), |(a, b)| (a.min(log_time_ns), b.max(log_time_ns))));
+        self.range = Some(self.range.map_or((log_time_ns, log_time_ns), |(a, b)| {
+            (a.min(log_time_ns), b.max(log_time_ns))
+        }));
         Ok(())
     }
 
-    pub fn write<'a, M: Message<'a>>(&mut self, topic: TopicId, log_time_ns: u64, message: &M) -> Result<(), BagError> {
+    pub fn write<'a, M: Message<'a>>(
+        &mut self,
+        topic: TopicId,
+        log_time_ns: u64,
+        message: &M,
+    ) -> Result<(), BagError> {
         self.write_raw(topic, log_time_ns, &to_cdr(message))
     }
 
@@ -116,12 +166,18 @@ impl BagWriter {
     }
 
     fn finish_inner(&mut self) -> Result<(), BagError> {
-        let Some(mut mcap) = self.mcap.take() else { return Ok(()) };
+        let Some(mut mcap) = self.mcap.take() else {
+            return Ok(());
+        };
         mcap.finish().map_err(|e| self.mcap_error(e))?;
         let (start, end) = self.range.unwrap_or((0, 0));
         let message_count = self.topics.iter().map(|t| t.count).sum();
-        let since_epoch = SinceEpoch { nanoseconds_since_epoch: i64::try_from(start).unwrap_or(i64::MAX) };
-        let duration = Nanoseconds { nanoseconds: end - start };
+        let since_epoch = SinceEpoch {
+            nanoseconds_since_epoch: i64::try_from(start).unwrap_or(i64::MAX),
+        };
+        let duration = Nanoseconds {
+            nanoseconds: end - start,
+        };
         let metadata = Metadata {
             version: 9,
             storage_identifier: "mcap".into(),
@@ -162,7 +218,9 @@ impl Drop for BagWriter {
     fn drop(&mut self) {
         if self.mcap.is_some() {
             match self.finish_inner() {
-                Ok(()) => tracing::info!(bag = %self.dir.display(), "bag closed early; contents so far are readable"),
+                Ok(()) => {
+                    tracing::info!(bag = %self.dir.display(), "bag closed early; contents so far are readable")
+                }
                 Err(e) => tracing::error!("closing {}: {e}", self.dir.display()),
             }
         }

@@ -192,7 +192,7 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
     let mut sizes: Vec<usize> = Vec::new(); // capacity (f32 values) of each buffer
     let mut free: Vec<BufferId> = Vec::new();
     let mut buffer_of = vec![usize::MAX; n_values];
-    let mut allocate = |len: usize, sizes: &mut Vec<usize>, free: &mut Vec<BufferId>| -> BufferId {
+    let allocate = |len: usize, sizes: &mut Vec<usize>, free: &mut Vec<BufferId>| -> BufferId {
         let best = free.iter().enumerate().filter(|(_, &b)| sizes[b] >= len).min_by_key(|(_, &b)| sizes[b]).map(|(i, _)| i);
         match best {
             Some(i) => free.swap_remove(i),

@@ -5,7 +5,7 @@
 //! ```no_run
 //! use sightline_engine::{DeviceChoice, Model};
 //! let gpu = DeviceChoice::Auto.open()?;
-//! let model = Model::load("yolox_nano.onnx".as_ref(), &gpu)?;
+//! let mut model = Model::load("yolox_nano.onnx".as_ref(), &gpu)?;
 //! model.write_input(&vec![0.0; model.input_len()])?;
 //! model.run();
 //! let output = model.read_output()?;

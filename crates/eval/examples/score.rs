@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     print!("{}", sightline_eval::markdown_table(&report));
     for class in sightline_eval::Class::ALL {
         if let Some(ap) = sightline_eval::metrics::greedy::ap50(&frames, class) {
-            println!("greedy AP50 {class}: {ap:.4}");
+            println!("greedy AP50 {class}: {ap:.6}");
         }
     }
     Ok(())

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 /// Errors while reading datasets, detections, shards or writing reports.
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]

@@ -53,7 +53,7 @@ fn kitti_difficulties_ap_and_range_error_match_hand_computation() {
         &mut frames,
         detections::load(&tmp.path().join("dets.jsonl")).unwrap(),
     );
-    let (r, _) = evaluate(&frames, ds.kind, &ds.skipped, &EvalOptions::default());
+    let (r, curves) = evaluate(&frames, ds.kind, &ds.skipped, &EvalOptions::default());
 
     let k = &r.kitti.as_ref().expect("KITTI section")[&Class::Pedestrian];
     let easy = k[&Difficulty::Easy].as_ref().unwrap();
@@ -84,4 +84,16 @@ fn kitti_difficulties_ap_and_range_error_match_hand_computation() {
     assert!(close(bin(0.0).stats.median_rel.unwrap(), 0.1));
     assert!(close(bin(10.0).stats.median_rel.unwrap(), 0.2));
     assert!(close(bin(20.0).stats.median_rel.unwrap(), 0.05));
+
+    // The written report reads back to the same values; the Markdown has the tables.
+    let out = tmp.path().join("report");
+    sightline_eval::write_report(&out, &r, &curves).unwrap();
+    let back: sightline_eval::Report =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(back, r);
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(
+        md.contains("| pedestrian | 4 | 8 |") && md.contains("KITTI devkit AP"),
+        "{md}"
+    );
 }

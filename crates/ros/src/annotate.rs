@@ -71,10 +71,24 @@ mod tests {
     #[test]
     fn boxes_are_drawn_and_clipped() {
         let mut img = RgbImage::new(20, 10);
-        let det = Detection { class: Class::StopSign, score: 0.9, bbox: [2.0, 2.0, 30.0, 6.0] };
-        draw_boxes(&mut img, &[Object { detection: det, localization: None }]);
+        let det = Detection {
+            class: Class::StopSign,
+            score: 0.9,
+            bbox: [2.0, 2.0, 30.0, 6.0],
+        };
+        draw_boxes(
+            &mut img,
+            &[Object {
+                detection: det,
+                localization: None,
+            }],
+        );
         assert_eq!(img.get_pixel(2, 4), &colour(Class::StopSign));
         assert_eq!(img.get_pixel(10, 2), &colour(Class::StopSign));
-        assert_eq!(img.get_pixel(10, 4), &Rgb([0, 0, 0]), "inside stays untouched");
+        assert_eq!(
+            img.get_pixel(10, 4),
+            &Rgb([0, 0, 0]),
+            "inside stays untouched"
+        );
     }
 }

@@ -96,9 +96,16 @@ pub struct NodeConfig {
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ConfigError {
     #[error("parameter {name}: missing (expected {expected})")]
-    Missing { name: String, expected: &'static str },
+    Missing {
+        name: String,
+        expected: &'static str,
+    },
     #[error("parameter {name}: expected {expected}, got a {actual}")]
-    WrongType { name: String, expected: &'static str, actual: &'static str },
+    WrongType {
+        name: String,
+        expected: &'static str,
+        actual: &'static str,
+    },
     #[error("parameter {name}: {reason}")]
     Invalid { name: String, reason: String },
     #[error("unknown parameter {name} (known: {known})")]
@@ -145,7 +152,10 @@ impl NodeConfig {
         let mut cameras = Vec::new();
         for ns in &namespaces {
             let namespace = validate_namespace(ns)?;
-            if cameras.iter().any(|c: &CameraConfig| c.namespace == namespace) {
+            if cameras
+                .iter()
+                .any(|c: &CameraConfig| c.namespace == namespace)
+            {
                 return Err(invalid("cameras", format!("{namespace} is listed twice")));
             }
             let key = namespace[1..].replace('/', ".");
@@ -154,23 +164,35 @@ impl NodeConfig {
                 None | Some("raw") => Transport::Raw,
                 Some("compressed") => Transport::Compressed,
                 Some(other) => {
-                    return Err(invalid(&transport_name, format!("{other:?} is not raw or compressed")))
+                    return Err(invalid(
+                        &transport_name,
+                        format!("{other:?} is not raw or compressed"),
+                    ))
                 }
             };
             let calibration_name = format!("{key}.calibration");
-            let calibration = opt_string(params, &calibration_name)?.ok_or(ConfigError::Missing {
-                name: calibration_name.clone(),
-                expected: "the path of the camera's calibration YAML",
-            })?;
+            let calibration =
+                opt_string(params, &calibration_name)?.ok_or(ConfigError::Missing {
+                    name: calibration_name.clone(),
+                    expected: "the path of the camera's calibration YAML",
+                })?;
             known.insert(transport_name);
             known.insert(calibration_name);
-            cameras.push(CameraConfig { namespace, transport, calibration: base_dir.join(calibration) });
+            cameras.push(CameraConfig {
+                namespace,
+                transport,
+                calibration: base_dir.join(calibration),
+            });
         }
 
-        let model = opt_string(params, "model")?.filter(|m| !m.is_empty()).map(|m| base_dir.join(m));
+        let model = opt_string(params, "model")?
+            .filter(|m| !m.is_empty())
+            .map(|m| base_dir.join(m));
         let device = match opt_string(params, "device")? {
             None => DeviceChoice::Auto,
-            Some(name) => name.parse().map_err(|e| invalid("device", format!("{e}")))?,
+            Some(name) => name
+                .parse()
+                .map_err(|e| invalid("device", format!("{e}")))?,
         };
         let mut score_thresholds = BTreeMap::new();
         for spec in Manifest::default_model().classes {
@@ -181,10 +203,18 @@ impl NodeConfig {
             };
             score_thresholds.insert(spec.name, value);
         }
-        let nms_iou = opt_number(params, "nms_iou")?.map(|v| unit_interval("nms_iou", v)).transpose()?;
+        let nms_iou = opt_number(params, "nms_iou")?
+            .map(|v| unit_interval("nms_iou", v))
+            .transpose()?;
         let base_frame = opt_string(params, "base_frame")?.unwrap_or_else(|| "base_link".into());
-        if base_frame.is_empty() || base_frame.starts_with('/') || base_frame.contains(char::is_whitespace) {
-            return Err(invalid("base_frame", format!("{base_frame:?} is not a tf frame id")));
+        if base_frame.is_empty()
+            || base_frame.starts_with('/')
+            || base_frame.contains(char::is_whitespace)
+        {
+            return Err(invalid(
+                "base_frame",
+                format!("{base_frame:?} is not a tf frame id"),
+            ));
         }
         let publish_debug_image = match params.get("publish_debug_image") {
             None => false,
@@ -193,13 +223,25 @@ impl NodeConfig {
         };
 
         for name in params.keys() {
-            let standard = ROS_STANDARD.contains(&name.as_str()) || name.starts_with("qos_overrides.");
+            let standard =
+                ROS_STANDARD.contains(&name.as_str()) || name.starts_with("qos_overrides.");
             if !standard && !known.contains(name) {
                 let known = known.iter().cloned().collect::<Vec<_>>().join(", ");
-                return Err(ConfigError::Unknown { name: name.clone(), known });
+                return Err(ConfigError::Unknown {
+                    name: name.clone(),
+                    known,
+                });
             }
         }
-        Ok(NodeConfig { cameras, model, device, score_thresholds, nms_iou, base_frame, publish_debug_image })
+        Ok(NodeConfig {
+            cameras,
+            model,
+            device,
+            score_thresholds,
+            nms_iou,
+            base_frame,
+            publish_debug_image,
+        })
     }
 
     /// The lowest per-class threshold: the detector's own cut, before the per-class one.
@@ -250,11 +292,18 @@ fn unit_interval(name: &str, v: f64) -> Result<f32, ConfigError> {
 }
 
 fn wrong_type(name: &str, expected: &'static str, actual: &ParamValue) -> ConfigError {
-    ConfigError::WrongType { name: name.into(), expected, actual: actual.type_name() }
+    ConfigError::WrongType {
+        name: name.into(),
+        expected,
+        actual: actual.type_name(),
+    }
 }
 
 fn invalid(name: &str, reason: String) -> ConfigError {
-    ConfigError::Invalid { name: name.into(), reason }
+    ConfigError::Invalid {
+        name: name.into(),
+        reason,
+    }
 }
 
 #[cfg(test)]
@@ -267,8 +316,14 @@ mod tests {
 
     fn minimal() -> RawParams {
         let mut p = RawParams::new();
-        p.insert("cameras".into(), ParamValue::StringArray(vec!["/camera/front".into(), "/camera/rear/".into()]));
-        p.insert("camera.front.calibration".into(), s("calibration/front.yaml"));
+        p.insert(
+            "cameras".into(),
+            ParamValue::StringArray(vec!["/camera/front".into(), "/camera/rear/".into()]),
+        );
+        p.insert(
+            "camera.front.calibration".into(),
+            s("calibration/front.yaml"),
+        );
         p.insert("camera.rear.calibration".into(), s("/abs/rear.yaml"));
         p.insert("camera.rear.transport".into(), s("compressed"));
         p
@@ -279,10 +334,19 @@ mod tests {
         let c = NodeConfig::from_params(&minimal(), Path::new("/work")).unwrap();
         assert_eq!(c.cameras.len(), 2);
         assert_eq!(c.cameras[0].input_topic(), "/camera/front/image_raw");
-        assert_eq!(c.cameras[0].calibration, Path::new("/work/calibration/front.yaml"));
+        assert_eq!(
+            c.cameras[0].calibration,
+            Path::new("/work/calibration/front.yaml")
+        );
         assert_eq!(c.cameras[1].namespace, "/camera/rear");
-        assert_eq!(c.cameras[1].input_topic(), "/camera/rear/image_raw/compressed");
-        assert_eq!(c.cameras[1].detections_3d_topic(), "/camera/rear/detections_3d");
+        assert_eq!(
+            c.cameras[1].input_topic(),
+            "/camera/rear/image_raw/compressed"
+        );
+        assert_eq!(
+            c.cameras[1].detections_3d_topic(),
+            "/camera/rear/detections_3d"
+        );
         assert_eq!(c.cameras[1].calibration, Path::new("/abs/rear.yaml"));
         assert_eq!(c.base_frame, "base_link");
         assert_eq!(c.device, DeviceChoice::Auto);
@@ -307,7 +371,10 @@ mod tests {
         assert_eq!(c.score_thresholds[&Class::Pedestrian], 0.0);
         assert_eq!(c.min_score_threshold(), 0.0);
         assert_eq!(c.model.as_deref(), Some(Path::new("/w/pkg/models/y.onnx")));
-        assert_eq!(c.cameras[0].calibration, Path::new("/w/pkg/calibration/front.yaml"));
+        assert_eq!(
+            c.cameras[0].calibration,
+            Path::new("/w/pkg/calibration/front.yaml")
+        );
         assert_eq!(c.device, DeviceChoice::Cpu);
     }
 
@@ -316,20 +383,63 @@ mod tests {
         let check = |edit: &dyn Fn(&mut RawParams), needle: &str| {
             let mut p = minimal();
             edit(&mut p);
-            let err = NodeConfig::from_params(&p, Path::new("/")).unwrap_err().to_string();
+            let err = NodeConfig::from_params(&p, Path::new("/"))
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(needle), "{err:?} should mention {needle:?}");
         };
         check(&|p| drop(p.remove("cameras")), "cameras: missing");
-        check(&|p| drop(p.insert("cameras".into(), s("/camera/front"))), "expected string array");
-        check(&|p| drop(p.insert("cameras".into(), ParamValue::StringArray(vec!["camera".into()]))), "absolute");
-        check(&|p| drop(p.insert("cameras".into(), ParamValue::StringArray(vec!["/a".into(), "/a/".into()]))), "twice");
-        check(&|p| drop(p.remove("camera.front.calibration")), "camera.front.calibration: missing");
-        check(&|p| drop(p.insert("camera.rear.transport".into(), s("h264"))), "camera.rear.transport");
-        check(&|p| drop(p.insert("score_threshold.stop_sign".into(), ParamValue::Double(1.5))), "outside [0, 1]");
-        check(&|p| drop(p.insert("score_threshold.car".into(), ParamValue::Double(0.5))), "unknown parameter score_threshold.car");
-        check(&|p| drop(p.insert("nms_iou".into(), s("0.5"))), "nms_iou: expected number");
+        check(
+            &|p| drop(p.insert("cameras".into(), s("/camera/front"))),
+            "expected string array",
+        );
+        check(
+            &|p| {
+                drop(p.insert(
+                    "cameras".into(),
+                    ParamValue::StringArray(vec!["camera".into()]),
+                ))
+            },
+            "absolute",
+        );
+        check(
+            &|p| {
+                p.insert(
+                    "cameras".into(),
+                    ParamValue::StringArray(vec!["/a".into(), "/a/".into()]),
+                );
+                p.insert("a.calibration".into(), s("a.yaml"));
+            },
+            "twice",
+        );
+        check(
+            &|p| drop(p.remove("camera.front.calibration")),
+            "camera.front.calibration: missing",
+        );
+        check(
+            &|p| drop(p.insert("camera.rear.transport".into(), s("h264"))),
+            "camera.rear.transport",
+        );
+        check(
+            &|p| drop(p.insert("score_threshold.stop_sign".into(), ParamValue::Double(1.5))),
+            "outside [0, 1]",
+        );
+        check(
+            &|p| drop(p.insert("score_threshold.car".into(), ParamValue::Double(0.5))),
+            "unknown parameter score_threshold.car",
+        );
+        check(
+            &|p| drop(p.insert("nms_iou".into(), s("0.5"))),
+            "nms_iou: expected number",
+        );
         check(&|p| drop(p.insert("device".into(), s("tpu"))), "device");
-        check(&|p| drop(p.insert("base_frame".into(), s("/base_link"))), "base_frame");
-        check(&|p| drop(p.insert("publish_debug_image".into(), ParamValue::Integer(1))), "expected bool");
+        check(
+            &|p| drop(p.insert("base_frame".into(), s("/base_link"))),
+            "base_frame",
+        );
+        check(
+            &|p| drop(p.insert("publish_debug_image".into(), ParamValue::Integer(1))),
+            "expected bool",
+        );
     }
 }

@@ -33,7 +33,11 @@ pub enum NodeError {
     #[error("invalid parameters: {0}")]
     Config(#[from] ConfigError),
     #[error("calibration of camera {camera} ({path}): {reason}")]
-    Calibration { camera: String, path: PathBuf, reason: String },
+    Calibration {
+        camera: String,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("detector: {0}")]
     Detector(#[from] sightline_detect::DetectError),
     #[error("ROS {what}: {reason}")]

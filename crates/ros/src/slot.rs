@@ -5,7 +5,7 @@
 //! always works on the newest frame. Built on a crossbeam channel of capacity 1 so
 //! the worker can wait on many slots at once with `crossbeam::channel::Select`.
 
-use crossbeam::channel::{bounded, Receiver, Sender, TryRecvError, TrySendError};
+use crossbeam::channel::{bounded, Receiver, Sender, TrySendError};
 
 pub struct LatestSlot<T> {
     tx: Sender<T>,
@@ -14,7 +14,10 @@ pub struct LatestSlot<T> {
 
 impl<T> Clone for LatestSlot<T> {
     fn clone(&self) -> Self {
-        LatestSlot { tx: self.tx.clone(), rx: self.rx.clone() }
+        LatestSlot {
+            tx: self.tx.clone(),
+            rx: self.rx.clone(),
+        }
     }
 }
 
@@ -52,10 +55,7 @@ impl<T> LatestSlot<T> {
 
     /// Takes the item, if there is one.
     pub fn take(&self) -> Option<T> {
-        match self.rx.try_recv() {
-            Ok(item) => Some(item),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.rx.try_recv().ok()
     }
 
     /// The receiving end, to wait on with `crossbeam::channel::Select`.
@@ -112,6 +112,10 @@ mod tests {
         taken.extend(slot.take());
         assert!(taken.windows(2).all(|w| w[0] < w[1]), "not monotonic");
         assert_eq!(taken.len() + displaced.load(Ordering::Relaxed), n);
-        assert_eq!(taken.last(), Some(&(n - 1)), "the newest item must reach the consumer");
+        assert_eq!(
+            taken.last(),
+            Some(&(n - 1)),
+            "the newest item must reach the consumer"
+        );
     }
 }

@@ -25,7 +25,10 @@ pub struct LatencyWindow {
 
 impl LatencyWindow {
     pub fn new(capacity: usize) -> Self {
-        LatencyWindow { samples: VecDeque::with_capacity(capacity), capacity: capacity.max(1) }
+        LatencyWindow {
+            samples: VecDeque::with_capacity(capacity),
+            capacity: capacity.max(1),
+        }
     }
 
     pub fn push(&mut self, sample: Duration) {
@@ -48,8 +51,16 @@ impl LatencyWindow {
 }
 
 /// Latency stages reported per camera, in report order.
-pub const STAGES: [&str; 8] =
-    ["decode", "upload", "preprocess", "inference", "postprocess", "localize", "node", "stamp_age"];
+pub const STAGES: [&str; 8] = [
+    "decode",
+    "upload",
+    "preprocess",
+    "inference",
+    "postprocess",
+    "localize",
+    "node",
+    "stamp_age",
+];
 
 /// What the worker knows about one camera.
 #[derive(Debug, Clone)]
@@ -119,24 +130,47 @@ pub fn camera_status(
         ("frames_processed".to_string(), stats.processed.to_string()),
         ("dropped_frames".to_string(), displaced.to_string()),
         ("bad_inputs".to_string(), stats.bad_inputs.to_string()),
-        ("localize_failures".to_string(), stats.localize_failures.to_string()),
-        ("calibration_mismatches".to_string(), stats.calibration_mismatches.to_string()),
+        (
+            "localize_failures".to_string(),
+            stats.localize_failures.to_string(),
+        ),
+        (
+            "calibration_mismatches".to_string(),
+            stats.calibration_mismatches.to_string(),
+        ),
         ("device".to_string(), device.to_string()),
     ];
     for (stage, window) in STAGES.iter().zip(&stats.latency) {
         for p in [50.0, 99.0] {
-            let ms = window.percentile(p).map(|d| format!("{:.2}", d.as_secs_f64() * 1e3));
-            values.push((format!("latency_ms.{stage}.p{p}"), ms.unwrap_or_else(|| "n/a".into())));
+            let ms = window
+                .percentile(p)
+                .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3));
+            values.push((
+                format!("latency_ms.{stage}.p{p}"),
+                ms.unwrap_or_else(|| "n/a".into()),
+            ));
         }
     }
     let (level, message) = if stats.processed == 0 {
         (Level::Warn, "no frame processed yet".to_string())
     } else if stats.bad_inputs > 0 || stats.calibration_mismatches > 0 {
-        (Level::Warn, format!("{fps:.1} fps; {} bad inputs, {} calibration mismatches", stats.bad_inputs, stats.calibration_mismatches))
+        (
+            Level::Warn,
+            format!(
+                "{fps:.1} fps; {} bad inputs, {} calibration mismatches",
+                stats.bad_inputs, stats.calibration_mismatches
+            ),
+        )
     } else {
         (Level::Ok, format!("{fps:.1} fps"))
     };
-    Status { level, name: format!("sightline: {namespace}"), message, hardware_id: device.to_string(), values }
+    Status {
+        level,
+        name: format!("sightline: {namespace}"),
+        message,
+        hardware_id: device.to_string(),
+        values,
+    }
 }
 
 /// Rate limiter for repeated warnings (one per `every`, counting the suppressed ones).
@@ -149,7 +183,11 @@ pub struct Throttle {
 
 impl Throttle {
     pub fn new(every: Duration) -> Self {
-        Throttle { every, last: None, suppressed: 0 }
+        Throttle {
+            every,
+            last: None,
+            suppressed: 0,
+        }
     }
 
     /// `Some(n)` when a message may be logged now, `n` being how many were suppressed.
@@ -210,7 +248,13 @@ mod tests {
         stats.record("inference", ms(8));
         stats.record("inference", ms(12));
         let s = camera_status("/cam", "cpu", &mut stats, &inputs, Duration::from_secs(2));
-        let get = |k: &str| s.values.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap();
+        let get = |k: &str| {
+            s.values
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+                .unwrap()
+        };
         assert_eq!(s.level, Level::Ok);
         assert_eq!(get("fps"), "10.0");
         assert_eq!(get("dropped_frames"), "10");

@@ -20,13 +20,19 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the worker needs from a detector.
 pub trait Detect {
-    fn detect_timed(&mut self, image: &ImageView) -> Result<(Vec<Detection>, StageTimes), DetectError>;
+    fn detect_timed(
+        &mut self,
+        image: &ImageView,
+    ) -> Result<(Vec<Detection>, StageTimes), DetectError>;
     /// Name of the device, for diagnostics.
     fn device_name(&self) -> String;
 }
 
 impl Detect for Detector {
-    fn detect_timed(&mut self, image: &ImageView) -> Result<(Vec<Detection>, StageTimes), DetectError> {
+    fn detect_timed(
+        &mut self,
+        image: &ImageView,
+    ) -> Result<(Vec<Detection>, StageTimes), DetectError> {
         // per-stage sync: the diagnostics report per-stage latency
         Detector::detect_timed(self, image, true)
     }
@@ -97,13 +103,29 @@ pub struct Worker<D: Detect> {
 }
 
 impl<D: Detect> Worker<D> {
-    pub fn new(detector: D, cameras: Vec<WorkerCamera>, thresholds: BTreeMap<Class, f32>, debug_image: bool) -> Self {
+    pub fn new(
+        detector: D,
+        cameras: Vec<WorkerCamera>,
+        thresholds: BTreeMap<Class, f32>,
+        debug_image: bool,
+    ) -> Self {
         let device = detector.device_name();
         let cameras = cameras
             .into_iter()
-            .map(|cam| CameraState { cam, stats: CameraStats::default(), warn: Throttle::new(Duration::from_secs(5)) })
+            .map(|cam| CameraState {
+                cam,
+                stats: CameraStats::default(),
+                warn: Throttle::new(Duration::from_secs(5)),
+            })
             .collect();
-        Worker { detector, device, cameras, thresholds, debug_image, last_report: Instant::now() }
+        Worker {
+            detector,
+            device,
+            cameras,
+            thresholds,
+            debug_image,
+            last_report: Instant::now(),
+        }
     }
 
     /// Runs until `stop` is set; publishes diagnostics once a second.
@@ -126,7 +148,11 @@ impl<D: Detect> Worker<D> {
         if self.cameras.is_empty() || select.ready_timeout(timeout).is_err() {
             return 0;
         }
-        let batch: Vec<Frame> = self.cameras.iter().filter_map(|c| c.cam.input.slot.take()).collect();
+        let batch: Vec<Frame> = self
+            .cameras
+            .iter()
+            .filter_map(|c| c.cam.input.slot.take())
+            .collect();
         let n = batch.len();
         for frame in batch {
             self.process(frame, sink);
@@ -141,20 +167,37 @@ impl<D: Detect> Worker<D> {
         let statuses: Vec<Status> = self
             .cameras
             .iter_mut()
-            .map(|c| camera_status(&c.cam.namespace, &self.device, &mut c.stats, &c.cam.input.counters, period))
+            .map(|c| {
+                camera_status(
+                    &c.cam.namespace,
+                    &self.device,
+                    &mut c.stats,
+                    &c.cam.input.counters,
+                    period,
+                )
+            })
             .collect();
         sink.diagnostics(&statuses);
     }
 
     fn process(&mut self, frame: Frame, sink: &mut dyn Sink) {
-        let Some(state) = self.cameras.get_mut(frame.camera) else { return };
+        let Some(state) = self.cameras.get_mut(frame.camera) else {
+            return;
+        };
         let t0 = Instant::now();
         let result = frame.pixels().map_err(Failure::Bad).and_then(|pixels| {
             let view = pixels.view().map_err(Failure::Detect)?;
             let decoded = t0.elapsed();
             let (detections, times) = self.detector.detect_timed(&view).map_err(Failure::Detect)?;
             let debug = self.debug_image.then(|| annotate::to_rgb(&view));
-            Ok((view.width(), view.height(), detections, times, decoded, debug))
+            Ok((
+                view.width(),
+                view.height(),
+                detections,
+                times,
+                decoded,
+                debug,
+            ))
         });
         let (width, height, detections, times, decoded, debug) = match result {
             Ok(r) => r,
@@ -191,12 +234,22 @@ impl<D: Detect> Worker<D> {
         }
         let mut objects = Vec::new();
         for detection in detections {
-            if detection.score < self.thresholds.get(&detection.class).copied().unwrap_or(0.0) {
+            if detection.score
+                < self
+                    .thresholds
+                    .get(&detection.class)
+                    .copied()
+                    .unwrap_or(0.0)
+            {
                 continue;
             }
             let localization = if calibrated {
                 let bbox = detection.bbox.map(f64::from);
-                match state.cam.localizer.localize(target_kind(detection.class), bbox) {
+                match state
+                    .cam
+                    .localizer
+                    .localize(target_kind(detection.class), bbox)
+                {
                     Ok(loc) => Some(loc),
                     Err(e) => {
                         state.stats.localize_failures += 1;
@@ -207,14 +260,23 @@ impl<D: Detect> Worker<D> {
             } else {
                 None
             };
-            objects.push(Object { detection, localization });
+            objects.push(Object {
+                detection,
+                localization,
+            });
         }
         let localize = t_loc.elapsed();
         let debug_image = debug.map(|mut img| {
             annotate::draw_boxes(&mut img, &objects);
             img
         });
-        let output = CameraOutput { camera: frame.camera, stamp: frame.stamp, frame_id: &frame.frame_id, objects, debug_image };
+        let output = CameraOutput {
+            camera: frame.camera,
+            stamp: frame.stamp,
+            frame_id: &frame.frame_id,
+            objects,
+            debug_image,
+        };
         sink.publish(&output);
 
         let stats = &mut state.stats;
@@ -262,7 +324,10 @@ fn target_kind(class: Class) -> TargetKind {
 /// `None` for stamps in the future or simulated time.
 fn stamp_age(stamp: Stamp) -> Option<Duration> {
     let stamped = Duration::new(u64::try_from(stamp.sec).ok()?, stamp.nanosec);
-    SystemTime::now().duration_since(UNIX_EPOCH).ok()?.checked_sub(stamped)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .ok()?
+        .checked_sub(stamped)
 }
 
 #[cfg(test)]

@@ -11,7 +11,10 @@ struct FakeDetector {
 }
 
 impl Detect for FakeDetector {
-    fn detect_timed(&mut self, image: &ImageView) -> Result<(Vec<Detection>, StageTimes), DetectError> {
+    fn detect_timed(
+        &mut self,
+        image: &ImageView,
+    ) -> Result<(Vec<Detection>, StageTimes), DetectError> {
         self.calls += 1;
         std::thread::sleep(self.delay);
         let ch = image.format().channels();
@@ -24,9 +27,17 @@ impl Detect for FakeDetector {
                 }
             }
         }
-        let mut dets = vec![Detection { class: Class::StopSign, score: 0.1, bbox: [0.0, 0.0, 4.0, 4.0] }];
+        let mut dets = vec![Detection {
+            class: Class::StopSign,
+            score: 0.1,
+            bbox: [0.0, 0.0, 4.0, 4.0],
+        }];
         if x2 > x1 {
-            dets.push(Detection { class: Class::Pedestrian, score: 0.9, bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32] });
+            dets.push(Detection {
+                class: Class::Pedestrian,
+                score: 0.9,
+                bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
+            });
         }
         Ok((dets, StageTimes::default()))
     }
@@ -43,7 +54,13 @@ struct Collect {
 
 impl Sink for Collect {
     fn publish(&mut self, o: &CameraOutput) {
-        self.outputs.push((o.camera, o.stamp, o.frame_id.to_string(), o.objects.clone(), o.debug_image.is_some()));
+        self.outputs.push((
+            o.camera,
+            o.stamp,
+            o.frame_id.to_string(),
+            o.objects.clone(),
+            o.debug_image.is_some(),
+        ));
     }
     fn diagnostics(&mut self, statuses: &[Status]) {
         self.diagnostics.push(statuses.to_vec());
@@ -53,9 +70,15 @@ impl Sink for Collect {
 const KITTI: (u32, u32) = (1242, 375);
 
 fn camera(ns: &str) -> WorkerCamera {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../calibration/kitti_cam2.yaml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../calibration/kitti_cam2.yaml"
+    );
     let calibration = Calibration::load(path).unwrap();
-    assert_eq!((calibration.camera().width(), calibration.camera().height()), KITTI);
+    assert_eq!(
+        (calibration.camera().width(), calibration.camera().height()),
+        KITTI
+    );
     WorkerCamera {
         namespace: ns.into(),
         localizer: Localizer::new(calibration, Default::default()).unwrap(),
@@ -67,7 +90,10 @@ fn worker(cameras: usize, delay_ms: u64, debug: bool) -> (Worker<FakeDetector>, 
     let cams: Vec<WorkerCamera> = (0..cameras).map(|i| camera(&format!("/cam{i}"))).collect();
     let inputs = cams.iter().map(|c| c.input.clone()).collect();
     let thresholds = Class::ALL.iter().map(|&c| (c, 0.3)).collect();
-    let det = FakeDetector { calls: 0, delay: Duration::from_millis(delay_ms) };
+    let det = FakeDetector {
+        calls: 0,
+        delay: Duration::from_millis(delay_ms),
+    };
     (Worker::new(det, cams, thresholds, debug), inputs)
 }
 
@@ -86,7 +112,13 @@ fn frame(camera: usize, sec: i32, size: (u32, u32), white: [u32; 4]) -> Frame {
         stamp: Stamp { sec, nanosec: 7 },
         frame_id: format!("cam{camera}_optical"),
         received: Instant::now(),
-        payload: Payload::Raw { width: w, height: h, step: w * 3, encoding: "rgb8".into(), data },
+        payload: Payload::Raw {
+            width: w,
+            height: h,
+            step: w * 3,
+            encoding: "rgb8".into(),
+            data,
+        },
     }
 }
 
@@ -98,11 +130,33 @@ fn detects_filters_and_localizes() {
     inputs[0].push(frame(0, 11, KITTI, [600, 180, 632, 262]));
     assert_eq!(w.step(&mut sink, Duration::from_millis(10)), 1);
     let (cam, stamp, frame_id, objects, debug) = &sink.outputs[0];
-    assert_eq!((*cam, *stamp, frame_id.as_str(), *debug), (0, Stamp { sec: 11, nanosec: 7 }, "cam0_optical", false));
-    assert_eq!(objects.len(), 1, "the 0.1 stop sign is below its 0.3 threshold");
+    assert_eq!(
+        (*cam, *stamp, frame_id.as_str(), *debug),
+        (
+            0,
+            Stamp {
+                sec: 11,
+                nanosec: 7
+            },
+            "cam0_optical",
+            false
+        )
+    );
+    assert_eq!(
+        objects.len(),
+        1,
+        "the 0.1 stop sign is below its 0.3 threshold"
+    );
     assert_eq!(objects[0].detection.bbox, [600.0, 180.0, 632.0, 262.0]);
-    let loc = objects[0].localization.as_ref().expect("calibrated size: localized");
-    assert!(loc.position.x > 5.0 && loc.position.x < 30.0, "{:?}", loc.position);
+    let loc = objects[0]
+        .localization
+        .as_ref()
+        .expect("calibrated size: localized");
+    assert!(
+        loc.position.x > 5.0 && loc.position.x < 30.0,
+        "{:?}",
+        loc.position
+    );
 }
 
 #[test]
@@ -117,7 +171,9 @@ fn other_sizes_get_no_positions() {
     w.report(&mut sink);
     let status = &sink.diagnostics[0][0];
     assert_eq!(status.level, Level::Warn);
-    assert!(status.values.contains(&("calibration_mismatches".into(), "1".into())));
+    assert!(status
+        .values
+        .contains(&("calibration_mismatches".into(), "1".into())));
 }
 
 #[test]
@@ -125,11 +181,20 @@ fn bad_frames_are_counted_and_skipped() {
     let (mut w, inputs) = worker(1, 0, false);
     let mut sink = Collect::default();
     let mut bad = frame(0, 1, (8, 8), [0, 0, 1, 1]);
-    bad.payload = Payload::Raw { width: 8, height: 8, step: 24, encoding: "rgb8".into(), data: vec![0; 10] };
+    bad.payload = Payload::Raw {
+        width: 8,
+        height: 8,
+        step: 24,
+        encoding: "rgb8".into(),
+        data: vec![0; 10],
+    };
     inputs[0].push(bad);
     w.step(&mut sink, Duration::from_millis(10));
     let mut garbage = frame(0, 2, (8, 8), [0, 0, 1, 1]);
-    garbage.payload = Payload::Compressed { format: "jpeg".into(), data: vec![0xFF, 0xD8, 1, 2, 3] };
+    garbage.payload = Payload::Compressed {
+        format: "jpeg".into(),
+        data: vec![0xFF, 0xD8, 1, 2, 3],
+    };
     inputs[0].push(garbage);
     w.step(&mut sink, Duration::from_millis(10));
     inputs[0].push(frame(0, 3, (8, 8), [0, 0, 1, 1]));
@@ -137,7 +202,9 @@ fn bad_frames_are_counted_and_skipped() {
     assert_eq!(sink.outputs.len(), 1);
     assert_eq!(sink.outputs[0].1.sec, 3);
     w.report(&mut sink);
-    assert!(sink.diagnostics[0][0].values.contains(&("bad_inputs".into(), "2".into())));
+    assert!(sink.diagnostics[0][0]
+        .values
+        .contains(&("bad_inputs".into(), "2".into())));
 }
 
 #[test]
@@ -148,14 +215,24 @@ fn latest_frame_wins_and_cameras_batch() {
         inputs[0].push(frame(0, sec, (16, 16), [2, 2, 6, 9]));
     }
     inputs[1].push(frame(1, 9, (16, 16), [2, 2, 6, 9]));
-    assert_eq!(w.step(&mut sink, Duration::from_millis(10)), 2, "both cameras in one batch");
+    assert_eq!(
+        w.step(&mut sink, Duration::from_millis(10)),
+        2,
+        "both cameras in one batch"
+    );
     let secs: Vec<(usize, i32)> = sink.outputs.iter().map(|o| (o.0, o.1.sec)).collect();
     assert_eq!(secs, vec![(0, 5), (1, 9)]);
-    assert_eq!(w.step(&mut sink, Duration::from_millis(10)), 0, "nothing left behind");
+    assert_eq!(
+        w.step(&mut sink, Duration::from_millis(10)),
+        0,
+        "nothing left behind"
+    );
     w.report(&mut sink);
     let cam0 = &sink.diagnostics[0][0];
     assert!(cam0.values.contains(&("dropped_frames".into(), "4".into())));
-    assert!(cam0.values.contains(&("frames_received".into(), "5".into())));
+    assert!(cam0
+        .values
+        .contains(&("frames_received".into(), "5".into())));
     assert_eq!(cam0.name, "sightline: /cam0");
 }
 
@@ -178,8 +255,15 @@ fn slow_device_never_backlogs() {
     w.run(&mut sink, &stop);
     feeder.join().unwrap();
     let secs: Vec<i32> = sink.outputs.iter().map(|o| o.1.sec).collect();
-    assert!(secs.windows(2).all(|p| p[0] < p[1]), "in order, no repeats: {secs:?}");
+    assert!(
+        secs.windows(2).all(|p| p[0] < p[1]),
+        "in order, no repeats: {secs:?}"
+    );
     assert_eq!(secs.last(), Some(&60), "the newest frame is processed");
-    assert!(secs.len() < 40, "frames were dropped, not queued: {}", secs.len());
+    assert!(
+        secs.len() < 40,
+        "frames were dropped, not queued: {}",
+        secs.len()
+    );
     assert_eq!(w.detector.calls, secs.len());
 }

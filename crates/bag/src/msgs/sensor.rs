@@ -21,7 +21,10 @@ impl Time {
     pub fn from_nanos(ns: i64) -> Time {
         let sec = ns.div_euclid(1_000_000_000);
         let sec = i32::try_from(sec).unwrap_or(if sec < 0 { i32::MIN } else { i32::MAX });
-        Time { sec, nanosec: ns.rem_euclid(1_000_000_000) as u32 }
+        Time {
+            sec,
+            nanosec: ns.rem_euclid(1_000_000_000) as u32,
+        }
     }
 }
 
@@ -37,7 +40,10 @@ impl Header {
         let sec = r.i32("header.stamp.sec")?;
         let nanosec = r.u32("header.stamp.nanosec")?;
         let frame_id = r.string("header.frame_id")?;
-        Ok(Header { stamp: Time { sec, nanosec }, frame_id })
+        Ok(Header {
+            stamp: Time { sec, nanosec },
+            frame_id,
+        })
     }
 
     pub(crate) fn write(&self, w: &mut CdrWriter) {
@@ -192,14 +198,23 @@ mod tests {
         for ns in [0i64, 1, 1_700_000_000_123_456_789, -1, -1_500_000_000] {
             assert_eq!(Time::from_nanos(ns).as_nanos(), ns);
         }
-        assert_eq!(Time::from_nanos(-1), Time { sec: -1, nanosec: 999_999_999 });
+        assert_eq!(
+            Time::from_nanos(-1),
+            Time {
+                sec: -1,
+                nanosec: 999_999_999
+            }
+        );
     }
 
     #[test]
     fn image_layout_matches_hand_assembled_bytes() {
         let data = [1u8, 2, 3, 4, 5, 6];
         let img = Image {
-            header: Header { stamp: Time { sec: 5, nanosec: 6 }, frame_id: "c".into() },
+            header: Header {
+                stamp: Time { sec: 5, nanosec: 6 },
+                frame_id: "c".into(),
+            },
             height: 1,
             width: 2,
             encoding: "rgb8".into(),
@@ -229,7 +244,10 @@ mod tests {
     #[test]
     fn camera_info_round_trip() {
         let info = CameraInfo {
-            header: Header { stamp: Time { sec: 1, nanosec: 2 }, frame_id: "cam".into() },
+            header: Header {
+                stamp: Time { sec: 1, nanosec: 2 },
+                frame_id: "cam".into(),
+            },
             height: 3,
             width: 4,
             distortion_model: "plumb_bob".into(),
@@ -239,7 +257,13 @@ mod tests {
             p: [5.0; 12],
             binning_x: 1,
             binning_y: 2,
-            roi: RegionOfInterest { x_offset: 1, y_offset: 2, height: 3, width: 4, do_rectify: true },
+            roi: RegionOfInterest {
+                x_offset: 1,
+                y_offset: 2,
+                height: 3,
+                width: 4,
+                do_rectify: true,
+            },
         };
         assert_eq!(from_cdr::<CameraInfo>(&to_cdr(&info)).unwrap(), info);
     }

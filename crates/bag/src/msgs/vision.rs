@@ -31,7 +31,12 @@ pub struct Quaternion {
 impl Default for Quaternion {
     /// The identity rotation (upstream's default, `w = 1`).
     fn default() -> Self {
-        Quaternion { x: 0.0, y: 0.0, z: 0.0, w: 1.0 }
+        Quaternion {
+            x: 0.0,
+            y: 0.0,
+            z: 0.0,
+            w: 1.0,
+        }
     }
 }
 
@@ -103,7 +108,11 @@ pub struct Detection3DArray {
 }
 
 fn read_point(r: &mut CdrReader<'_>, field: &'static str) -> Result<Point, CdrError> {
-    Ok(Point { x: r.f64(field)?, y: r.f64(field)?, z: r.f64(field)? })
+    Ok(Point {
+        x: r.f64(field)?,
+        y: r.f64(field)?,
+        z: r.f64(field)?,
+    })
 }
 
 fn write_point(w: &mut CdrWriter, p: &Point) {
@@ -113,7 +122,10 @@ fn write_point(w: &mut CdrWriter, p: &Point) {
 fn read_pose(r: &mut CdrReader<'_>) -> Result<Pose, CdrError> {
     let position = read_point(r, "pose.position")?;
     let [x, y, z, w] = r.f64_array("pose.orientation")?;
-    Ok(Pose { position, orientation: Quaternion { x, y, z, w } })
+    Ok(Pose {
+        position,
+        orientation: Quaternion { x, y, z, w },
+    })
 }
 
 fn write_pose(w: &mut CdrWriter, p: &Pose) {
@@ -159,8 +171,19 @@ impl Message<'_> for Detection2DArray {
                 let header = Header::read(r)?;
                 let results = read_results(r)?;
                 let [center_x, center_y, theta, size_x, size_y] = r.f64_array("bbox")?;
-                let bbox = BoundingBox2D { center_x, center_y, theta, size_x, size_y };
-                Ok(Detection2D { header, results, bbox, id: r.string("id")? })
+                let bbox = BoundingBox2D {
+                    center_x,
+                    center_y,
+                    theta,
+                    size_x,
+                    size_y,
+                };
+                Ok(Detection2D {
+                    header,
+                    results,
+                    bbox,
+                    id: r.string("id")?,
+                })
             })
             .collect::<Result<_, CdrError>>()?;
         Ok(Detection2DArray { header, detections })
@@ -193,7 +216,12 @@ impl Message<'_> for Detection3DArray {
                 let center = read_pose(r)?;
                 let size = read_point(r, "bbox.size")?;
                 let bbox = BoundingBox3D { center, size };
-                Ok(Detection3D { header, results, bbox, id: r.string("id")? })
+                Ok(Detection3D {
+                    header,
+                    results,
+                    bbox,
+                    id: r.string("id")?,
+                })
             })
             .collect::<Result<_, CdrError>>()?;
         Ok(Detection3DArray { header, detections })
@@ -224,24 +252,47 @@ mod tests {
         ObjectHypothesisWithPose {
             class_id: class_id.into(),
             score,
-            pose: Pose { position: Point { x: 1.0, y: 2.0, z: 3.0 }, ..Pose::default() },
+            pose: Pose {
+                position: Point {
+                    x: 1.0,
+                    y: 2.0,
+                    z: 3.0,
+                },
+                ..Pose::default()
+            },
             covariance,
         }
     }
 
     #[test]
     fn detection2d_array_round_trip_and_size() {
-        let header = Header { stamp: Time { sec: 10, nanosec: 20 }, frame_id: "cam".into() };
+        let header = Header {
+            stamp: Time {
+                sec: 10,
+                nanosec: 20,
+            },
+            frame_id: "cam".into(),
+        };
         let msg = Detection2DArray {
             header: header.clone(),
             detections: vec![
                 Detection2D {
                     header: header.clone(),
                     results: vec![hypothesis("pedestrian", 0.9)],
-                    bbox: BoundingBox2D { center_x: 5.0, center_y: 6.0, theta: 0.0, size_x: 2.0, size_y: 4.0 },
+                    bbox: BoundingBox2D {
+                        center_x: 5.0,
+                        center_y: 6.0,
+                        theta: 0.0,
+                        size_x: 2.0,
+                        size_y: 4.0,
+                    },
                     id: String::new(),
                 },
-                Detection2D { header, results: vec![], ..Default::default() },
+                Detection2D {
+                    header,
+                    results: vec![],
+                    ..Default::default()
+                },
             ],
         };
         let bytes = to_cdr(&msg);
@@ -256,13 +307,33 @@ mod tests {
     #[test]
     fn detection3d_array_round_trip() {
         let msg = Detection3DArray {
-            header: Header { stamp: Time { sec: -3, nanosec: 7 }, frame_id: "base_link".into() },
+            header: Header {
+                stamp: Time {
+                    sec: -3,
+                    nanosec: 7,
+                },
+                frame_id: "base_link".into(),
+            },
             detections: vec![Detection3D {
                 header: Header::default(),
-                results: vec![hypothesis("stop_sign", 0.25), hypothesis("traffic_light", 0.5)],
+                results: vec![
+                    hypothesis("stop_sign", 0.25),
+                    hypothesis("traffic_light", 0.5),
+                ],
                 bbox: BoundingBox3D {
-                    center: Pose { position: Point { x: 10.0, y: -1.0, z: 0.5 }, ..Pose::default() },
-                    size: Point { x: 0.6, y: 0.6, z: 1.8 },
+                    center: Pose {
+                        position: Point {
+                            x: 10.0,
+                            y: -1.0,
+                            z: 0.5,
+                        },
+                        ..Pose::default()
+                    },
+                    size: Point {
+                        x: 0.6,
+                        y: 0.6,
+                        z: 1.8,
+                    },
                 },
                 id: "7".into(),
             }],
@@ -276,6 +347,15 @@ mod tests {
         let n = bytes.len();
         bytes[n - 4..].copy_from_slice(&1_000_000u32.to_le_bytes());
         let err = from_cdr::<Detection2DArray>(&bytes).unwrap_err();
-        assert!(matches!(err, CdrError::BadLength { field: "detections", .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                CdrError::BadLength {
+                    field: "detections",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

@@ -12,14 +12,23 @@ use mcap::sans_io::summary_reader::{SummaryReadEvent, SummaryReader, SummaryRead
 use mcap::sans_io::LinearReaderOptions;
 use mcap::{McapError, McapResult, Summary};
 
-use super::{Stored, TopicInfo};
+use super::{Contents, Stored, TopicInfo};
 
 /// `(topic, type)` per channel.
 type ChannelNames = HashMap<u16, (Arc<str>, Arc<str>)>;
 
 pub(crate) enum McapFile {
-    Indexed { file: File, file_len: u64, reader: IndexedReader, channels: ChannelNames, buf: Vec<u8> },
-    Linear { reader: mcap::io::MessageReader<BufReader<File>>, topics: Option<BTreeSet<String>> },
+    Indexed {
+        file: File,
+        file_len: u64,
+        reader: IndexedReader,
+        channels: ChannelNames,
+        buf: Vec<u8>,
+    },
+    Linear {
+        reader: mcap::io::MessageReader<BufReader<File>>,
+        topics: Option<BTreeSet<String>>,
+    },
 }
 
 fn open(path: &Path) -> std::io::Result<(File, u64)> {
@@ -31,7 +40,9 @@ fn open(path: &Path) -> std::io::Result<(File, u64)> {
 /// The summary section, `None` when the file has none (or no readable footer).
 fn read_summary(file: &mut File, file_len: u64) -> McapResult<Option<Summary>> {
     let limit = usize::try_from(file_len).unwrap_or(usize::MAX);
-    let options = SummaryReaderOptions::default().with_file_size(file_len).with_record_length_limit(limit);
+    let options = SummaryReaderOptions::default()
+        .with_file_size(file_len)
+        .with_record_length_limit(limit);
     let mut reader = SummaryReader::new_with_options(options);
     while let Some(event) = reader.next_event() {
         match event? {
@@ -69,8 +80,17 @@ impl McapFile {
                     options = options.include_topics(topics.iter().cloned());
                 }
                 let limit = usize::try_from(file_len).unwrap_or(usize::MAX);
-                let reader = IndexedReader::new_with_options(&summary, options.with_record_length_limit(limit))?;
-                Ok(McapFile::Indexed { file, file_len, reader, channels: channel_names(&summary), buf: Vec::new() })
+                let reader = IndexedReader::new_with_options(
+                    &summary,
+                    options.with_record_length_limit(limit),
+                )?;
+                Ok(McapFile::Indexed {
+                    file,
+                    file_len,
+                    reader,
+                    channels: channel_names(&summary),
+                    buf: Vec::new(),
+                })
             }
             _ => {
                 file.seek(SeekFrom::Start(0))?;
@@ -88,7 +108,13 @@ impl McapFile {
 
     pub fn next_message(&mut self) -> Option<McapResult<Stored>> {
         match self {
-            McapFile::Indexed { file, file_len, reader, channels, buf } => loop {
+            McapFile::Indexed {
+                file,
+                file_len,
+                reader,
+                channels,
+                buf,
+            } => loop {
                 match reader.next_event()? {
                     Err(e) => return Some(Err(e)),
                     Ok(IndexedReadEvent::ReadChunkRequest { offset, length }) => {
@@ -97,7 +123,9 @@ impl McapFile {
                             return Some(Err(McapError::UnexpectedEof));
                         }
                         buf.resize(length, 0);
-                        let read = file.seek(SeekFrom::Start(offset)).and_then(|_| file.read_exact(buf));
+                        let read = file
+                            .seek(SeekFrom::Start(offset))
+                            .and_then(|_| file.read_exact(buf));
                         if let Err(e) = read {
                             return Some(Err(e.into()));
                         }
@@ -123,10 +151,18 @@ impl McapFile {
                     Ok(m) => m,
                     Err(e) => return Some(Err(e)),
                 };
-                if topics.as_ref().is_some_and(|t| !t.contains(&message.channel.topic)) {
+                if topics
+                    .as_ref()
+                    .is_some_and(|t| !t.contains(&message.channel.topic))
+                {
                     continue;
                 }
-                let ty = message.channel.schema.as_ref().map(|s| s.name.as_str()).unwrap_or("");
+                let ty = message
+                    .channel
+                    .schema
+                    .as_ref()
+                    .map(|s| s.name.as_str())
+                    .unwrap_or("");
                 return Some(Ok(Stored {
                     topic: Arc::from(message.channel.topic.as_str()),
                     type_name: Arc::from(ty),
@@ -139,7 +175,7 @@ impl McapFile {
 }
 
 /// Topics, counts and time range of a single `.mcap` file, from its summary or by a scan.
-pub(crate) fn summarize(path: &Path) -> McapResult<(Vec<TopicInfo>, Option<(u64, u64)>)> {
+pub(crate) fn summarize(path: &Path) -> McapResult<Contents> {
     let (mut file, file_len) = open(path)?;
     if let Ok(Some(summary)) = read_summary(&mut file, file_len) {
         if let Some(stats) = &summary.stats {
@@ -148,13 +184,22 @@ pub(crate) fn summarize(path: &Path) -> McapResult<(Vec<TopicInfo>, Option<(u64,
                 .values()
                 .map(|ch| TopicInfo {
                     name: ch.topic.clone(),
-                    type_name: ch.schema.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+                    type_name: ch
+                        .schema
+                        .as_ref()
+                        .map(|s| s.name.clone())
+                        .unwrap_or_default(),
                     serialization_format: ch.message_encoding.clone(),
-                    message_count: stats.channel_message_counts.get(&ch.id).copied().unwrap_or(0),
+                    message_count: stats
+                        .channel_message_counts
+                        .get(&ch.id)
+                        .copied()
+                        .unwrap_or(0),
                 })
                 .collect();
             topics.sort_by(|a, b| a.name.cmp(&b.name));
-            let range = (stats.message_count > 0).then_some((stats.message_start_time, stats.message_end_time));
+            let range = (stats.message_count > 0)
+                .then_some((stats.message_start_time, stats.message_end_time));
             return Ok((topics, range));
         }
     }

@@ -97,6 +97,9 @@ impl RawMessage {
     }
 }
 
+/// Topics with counts, and the first and last log time, of one storage file.
+pub(crate) type Contents = (Vec<TopicInfo>, Option<(u64, u64)>);
+
 /// A message as a storage file yields it, before it gets its per-topic index.
 pub(crate) struct Stored {
     pub topic: Arc<str>,
@@ -119,13 +122,19 @@ fn storage_of_file(path: &Path) -> Option<StorageId> {
     }
 }
 
-fn summarize(path: &Path, storage: StorageId) -> Result<(Vec<TopicInfo>, Option<(u64, u64)>), BagError> {
+fn summarize(path: &Path, storage: StorageId) -> Result<Contents, BagError> {
     let position = Position::BeforeFirstMessage;
     match storage {
-        StorageId::Mcap => mcap_file::summarize(path)
-            .map_err(|source| BagError::Mcap { path: path.to_path_buf(), position, source }),
-        StorageId::Sqlite3 => sqlite_file::summarize(path)
-            .map_err(|source| BagError::Sqlite { path: path.to_path_buf(), position, source }),
+        StorageId::Mcap => mcap_file::summarize(path).map_err(|source| BagError::Mcap {
+            path: path.to_path_buf(),
+            position,
+            source,
+        }),
+        StorageId::Sqlite3 => sqlite_file::summarize(path).map_err(|source| BagError::Sqlite {
+            path: path.to_path_buf(),
+            position,
+            source,
+        }),
     }
 }
 
@@ -134,20 +143,36 @@ impl Bag {
         let path = path.as_ref();
         let meta = std::fs::metadata(path).map_err(BagError::io(path))?;
         if meta.is_file() {
-            let storage = storage_of_file(path).ok_or_else(|| BagError::NotABag { path: path.into() })?;
+            let storage =
+                storage_of_file(path).ok_or_else(|| BagError::NotABag { path: path.into() })?;
             let (topics, time_range) = summarize(path, storage)?;
-            let info = BagInfo { path: path.into(), storage, files: vec![path.into()], topics, time_range };
+            let info = BagInfo {
+                path: path.into(),
+                storage,
+                files: vec![path.into()],
+                topics,
+                time_range,
+            };
             return Ok(Bag { info });
         }
         let m = Metadata::load(path)?;
         let storage = match m.storage_identifier.as_str() {
             "mcap" => StorageId::Mcap,
             "sqlite3" => StorageId::Sqlite3,
-            other => return Err(BagError::UnknownStorage { path: path.into(), id: other.into() }),
+            other => {
+                return Err(BagError::UnknownStorage {
+                    path: path.into(),
+                    id: other.into(),
+                })
+            }
         };
         let mode = m.compression_mode.to_ascii_lowercase();
         if !(mode.is_empty() || mode == "none") {
-            return Err(BagError::Compressed { path: path.into(), mode, format: m.compression_format });
+            return Err(BagError::Compressed {
+                path: path.into(),
+                mode,
+                format: m.compression_format,
+            });
         }
         // Older rosbag2 wrote paths relative to the parent; only the file name is reliable.
         let files = m
@@ -157,8 +182,14 @@ impl Bag {
             .collect::<Vec<_>>();
         for file in &files {
             if !file.is_file() {
-                let source = std::io::Error::new(std::io::ErrorKind::NotFound, "storage file listed in metadata.yaml is missing");
-                return Err(BagError::Io { path: file.clone(), source });
+                let source = std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "storage file listed in metadata.yaml is missing",
+                );
+                return Err(BagError::Io {
+                    path: file.clone(),
+                    source,
+                });
             }
         }
         let topics = m
@@ -172,8 +203,17 @@ impl Bag {
             })
             .collect();
         let start = u64::try_from(m.starting_time.nanoseconds_since_epoch).unwrap_or(0);
-        let time_range = (m.message_count > 0).then_some((start, start.saturating_add(m.duration.nanoseconds)));
-        Ok(Bag { info: BagInfo { path: path.into(), storage, files, topics, time_range } })
+        let time_range =
+            (m.message_count > 0).then_some((start, start.saturating_add(m.duration.nanoseconds)));
+        Ok(Bag {
+            info: BagInfo {
+                path: path.into(),
+                storage,
+                files,
+                topics,
+                time_range,
+            },
+        })
     }
 
     pub fn info(&self) -> &BagInfo {
@@ -185,8 +225,18 @@ impl Bag {
     pub fn messages(&self, topics: &[String]) -> Result<Messages, BagError> {
         for topic in topics {
             if self.info.topic(topic).is_none() {
-                let known = self.info.topics.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(BagError::UnknownTopic { path: self.info.path.clone(), topic: topic.clone(), known });
+                let known = self
+                    .info
+                    .topics
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                return Err(BagError::UnknownTopic {
+                    path: self.info.path.clone(),
+                    topic: topic.clone(),
+                    known,
+                });
             }
         }
         let selected = (!topics.is_empty()).then(|| topics.iter().cloned().collect());
@@ -220,8 +270,16 @@ impl Messages {
     fn error(&self, path: &Path, e: FileError) -> BagError {
         let (path, position) = (path.to_path_buf(), self.last.clone());
         match e {
-            FileError::Mcap(source) => BagError::Mcap { path, position, source },
-            FileError::Sqlite(source) => BagError::Sqlite { path, position, source },
+            FileError::Mcap(source) => BagError::Mcap {
+                path,
+                position,
+                source,
+            },
+            FileError::Sqlite(source) => BagError::Sqlite {
+                path,
+                position,
+                source,
+            },
         }
     }
 
@@ -276,7 +334,10 @@ impl Iterator for Messages {
                     let counter = self.counters.entry(m.topic.clone()).or_insert(0);
                     let index = *counter;
                     *counter += 1;
-                    self.last = Position::After { topic: m.topic.to_string(), index };
+                    self.last = Position::After {
+                        topic: m.topic.to_string(),
+                        index,
+                    };
                     return Some(Ok(RawMessage {
                         path,
                         topic: m.topic,

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Stored, TopicInfo};
+use super::{Contents, Stored, TopicInfo};
 
 pub(crate) struct SqliteFile {
     conn: Connection,
@@ -22,12 +22,16 @@ pub(crate) struct SqliteFile {
 
 fn connect(path: &Path) -> rusqlite::Result<Connection> {
     // Read-only and without creating: a missing file is an error, never an empty bag.
-    Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
 }
 
 /// `(id, name, type, serialization_format)` of every topic.
 fn topic_rows(conn: &Connection) -> rusqlite::Result<Vec<(i64, String, String, String)>> {
-    let mut stmt = conn.prepare("SELECT id, name, type, serialization_format FROM topics ORDER BY id")?;
+    let mut stmt =
+        conn.prepare("SELECT id, name, type, serialization_format FROM topics ORDER BY id")?;
     let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
     rows.collect()
 }
@@ -42,7 +46,8 @@ impl SqliteFile {
             .collect();
         let mut order = Vec::new();
         {
-            let mut stmt = conn.prepare("SELECT timestamp, id, topic_id FROM messages ORDER BY timestamp, id")?;
+            let mut stmt = conn
+                .prepare("SELECT timestamp, id, topic_id FROM messages ORDER BY timestamp, id")?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let topic_id: i64 = row.get(2)?;
@@ -51,7 +56,11 @@ impl SqliteFile {
                 }
             }
         }
-        Ok(SqliteFile { conn, topics, order: order.into_iter() })
+        Ok(SqliteFile {
+            conn,
+            topics,
+            order: order.into_iter(),
+        })
     }
 
     pub fn next_message(&mut self) -> Option<rusqlite::Result<Stored>> {
@@ -72,12 +81,13 @@ impl SqliteFile {
 }
 
 /// Topics, counts and time range of a single `.db3` file.
-pub(crate) fn summarize(path: &Path) -> rusqlite::Result<(Vec<TopicInfo>, Option<(u64, u64)>)> {
+pub(crate) fn summarize(path: &Path) -> rusqlite::Result<Contents> {
     let conn = connect(path)?;
     let counts: HashMap<i64, u64> = {
         let mut stmt = conn.prepare("SELECT topic_id, COUNT(*) FROM messages GROUP BY topic_id")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))?;
-        rows.map(|r| r.map(|(id, n)| (id, n as u64))).collect::<rusqlite::Result<_>>()?
+        rows.map(|r| r.map(|(id, n)| (id, n as u64)))
+            .collect::<rusqlite::Result<_>>()?
     };
     let topics = topic_rows(&conn)?
         .into_iter()
@@ -88,8 +98,11 @@ pub(crate) fn summarize(path: &Path) -> rusqlite::Result<(Vec<TopicInfo>, Option
             message_count: counts.get(&id).copied().unwrap_or(0),
         })
         .collect();
-    let range: (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT MIN(timestamp), MAX(timestamp) FROM messages", [], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let range: (Option<i64>, Option<i64>) = conn.query_row(
+        "SELECT MIN(timestamp), MAX(timestamp) FROM messages",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
     let range = match range {
         (Some(a), Some(b)) => Some((a.max(0) as u64, b.max(0) as u64)),
         _ => None,

@@ -13,7 +13,11 @@ pub fn python() -> PathBuf {
     let py = std::env::var_os("SIGHTLINE_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join(".venv/bin/python"));
-    assert!(py.exists(), "{} not found: run scripts/setup.sh (or set SIGHTLINE_PYTHON)", py.display());
+    assert!(
+        py.exists(),
+        "{} not found: run scripts/setup.sh (or set SIGHTLINE_PYTHON)",
+        py.display()
+    );
     py
 }
 
@@ -24,7 +28,11 @@ pub fn run_script(script: &str, args: &[&Path]) -> String {
         .args(args)
         .output()
         .expect("run python");
-    assert!(out.status.success(), "{script} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).expect("utf-8 output")
 }
 
@@ -37,7 +45,10 @@ pub fn fixtures() -> (tempfile::TempDir, serde_json::Value) {
 }
 
 pub fn unhex(s: &str) -> Vec<u8> {
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
 }
 
 /// The one storage file inside a rosbag2 directory with the given extension.

@@ -124,11 +124,15 @@ fn letterbox_kernel(
         let yb = usize::min(ya + 1, src_height as usize - 1);
         let row_a = ya * src_step as usize;
         let row_b = yb * src_step as usize;
-        let mut values = Array::<f32>::new(3);
-        let source = [channel0, channel1, channel2];
+        let mut values = Array::<f32>::new(3usize);
         #[unroll]
         for k in 0..3usize {
-            let c = source[k] as usize;
+            let mut c = channel0 as usize;
+            if k == 1 {
+                c = channel1 as usize;
+            } else if k == 2 {
+                c = channel2 as usize;
+            }
             let p00 = load_byte(src, row_a + xa * channels + c);
             let p01 = load_byte(src, row_a + xb * channels + c);
             let p10 = load_byte(src, row_b + xa * channels + c);

@@ -14,7 +14,6 @@ use std::collections::HashMap;
 pub(crate) type ValueId = usize;
 
 pub(crate) struct Value {
-    pub name: String,
     pub shape: Vec<usize>,
 }
 
@@ -86,7 +85,7 @@ impl<'a> Constants<'a> {
 }
 
 fn dims_of(t: &proto::TensorProto) -> Result<Vec<usize>, String> {
-    if t.data_location() == proto::tensor_proto::DataLocation::External as i32 {
+    if t.data_location() == proto::tensor_proto::DataLocation::External {
         return Err(format!("constant {:?} uses external data, which is not supported", t.name()));
     }
     t.dims
@@ -140,7 +139,7 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
         return Err(malformed(format!("expected exactly one output, found {}", graph.output.len())));
     };
 
-    let mut values = vec![Value { name: input.name().to_string(), shape: static_shape(input)? }];
+    let mut values = vec![Value { shape: static_shape(input)? }];
     let mut by_name: HashMap<String, ValueId> = HashMap::from([(input.name().to_string(), 0)]);
     let mut nodes = Vec::new();
     for node in &graph.node {
@@ -153,7 +152,7 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
             return Err(ctx.unsupported(format!("has {} outputs; only single-output nodes are supported", node.output.len())));
         };
         let output = values.len();
-        values.push(Value { name: out_name.clone(), shape: parsed.output_shape });
+        values.push(Value { shape: parsed.output_shape });
         by_name.insert(out_name.clone(), output);
         nodes.push(Node { name: node.name().to_string(), op: parsed.op, inputs: parsed.inputs, output });
     }
@@ -182,4 +181,103 @@ fn static_shape(info: &proto::ValueInfoProto) -> Result<Vec<usize>, EngineError>
             _ => Err(bad("dynamic dimensions are not supported; export with a fixed input size")),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto};
+
+    fn value_info(name: &str, shape: &[i64]) -> proto::ValueInfoProto {
+        let dim = shape
+            .iter()
+            .map(|&d| tensor_shape_proto::Dimension {
+                value: Some(tensor_shape_proto::dimension::Value::DimValue(d)),
+                ..Default::default()
+            })
+            .collect();
+        proto::ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(proto::TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(DataType::Float as i32),
+                    shape: Some(proto::TensorShapeProto { dim }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn node(op: &str, name: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) -> proto::NodeProto {
+        proto::NodeProto {
+            op_type: Some(op.into()),
+            name: Some(name.into()),
+            input: inputs.iter().map(|s| s.to_string()).collect(),
+            output: vec![output.into()],
+            attribute: attributes,
+            ..Default::default()
+        }
+    }
+
+    fn model(nodes: Vec<proto::NodeProto>, output: &str) -> proto::ModelProto {
+        proto::ModelProto {
+            opset_import: vec![proto::OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+            graph: Some(proto::GraphProto {
+                node: nodes,
+                input: vec![value_info("x", &[1, 4, 8, 8])],
+                output: vec![value_info(output, &[])],
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn error_of(m: &proto::ModelProto) -> String {
+        match build_graph(m) {
+            Ok(_) => panic!("model was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn unsupported_op_names_op_node_and_opset() {
+        let m = model(vec![node("Sigmoid", "s", &["x"], "y", vec![]), node("Gemm", "head/fc", &["y"], "z", vec![])], "z");
+        let err = error_of(&m);
+        assert!(err.contains("Gemm") && err.contains("head/fc") && err.contains("opset 13"), "{err}");
+    }
+
+    #[test]
+    fn unsupported_attribute_is_refused_at_load() {
+        let pads = AttributeProto {
+            name: Some("pads".into()),
+            r#type: Some(AttributeType::Ints as i32),
+            ints: vec![1, 1, 2, 2],
+            ..Default::default()
+        };
+        let kernel = AttributeProto {
+            name: Some("kernel_shape".into()),
+            r#type: Some(AttributeType::Ints as i32),
+            ints: vec![3, 3],
+            ..Default::default()
+        };
+        let m = model(vec![node("MaxPool", "pool7", &["x"], "y", vec![pads, kernel])], "y");
+        let err = error_of(&m);
+        assert!(err.contains("MaxPool") && err.contains("pool7") && err.contains("pads"), "{err}");
+    }
+
+    #[test]
+    fn broadcasting_and_missing_inputs_are_refused() {
+        let m = model(vec![node("Add", "add1", &["x", "nowhere"], "y", vec![])], "y");
+        let err = error_of(&m);
+        assert!(err.contains("add1") && err.contains("nowhere"), "{err}");
+    }
+
+    #[test]
+    fn sigmoid_times_input_fuses_into_silu() {
+        let m = model(vec![node("Sigmoid", "s", &["x"], "sx", vec![]), node("Mul", "m", &["x", "sx"], "y", vec![])], "y");
+        let graph = build_graph(&m).expect("graph");
+        assert_eq!(graph.nodes.len(), 1);
+        assert_eq!(graph.nodes[0].op.type_name(), "SiLU");
+    }
 }

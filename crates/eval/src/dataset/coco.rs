@@ -106,3 +106,42 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Class;
+
+    #[test]
+    fn reads_boxes_crowds_and_skips_missing_images() {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(tmp.path().join("images")).unwrap();
+        image::RgbImage::new(4, 4)
+            .save(tmp.path().join("images/000000000001.png"))
+            .unwrap();
+        let json = r#"{"images": [{"id": 1, "file_name": "000000000001.png"},
+                                  {"id": 2, "file_name": "gone.png"}],
+            "annotations": [
+              {"image_id": 1, "category_id": 1, "bbox": [1, 2, 3, 4], "area": 7.5, "iscrowd": 0},
+              {"image_id": 1, "category_id": 10, "bbox": [0, 0, 2, 2], "iscrowd": 1},
+              {"image_id": 1, "category_id": 3, "bbox": [0, 0, 2, 2]}],
+            "categories": [{"id": 1, "name": "person"}, {"id": 10, "name": "traffic light"},
+                           {"id": 3, "name": "car"}]}"#;
+        let file = tmp.path().join("ann.json");
+        std::fs::write(&file, json).unwrap();
+        let out = load(&file, &ClassMap::default()).unwrap();
+        assert_eq!(out.loaded.len(), 1);
+        assert_eq!(out.skipped.len(), 1);
+        let gt = &out.loaded[0].0.gt;
+        assert_eq!(out.loaded[0].0.id, "000000000001");
+        assert_eq!(gt[0].bbox, [1.0, 2.0, 4.0, 6.0]);
+        assert_eq!((gt[0].class, gt[0].area), (Some(Class::Pedestrian), 7.5));
+        assert!(gt[1].iscrowd && gt[1].class == Some(Class::TrafficLight));
+        assert_eq!((gt[2].class, gt[2].area), (None, 4.0));
+
+        let bad = json.replace("\"category_id\": 3", "\"category_id\": 99");
+        std::fs::write(&file, bad).unwrap();
+        let err = load(&file, &ClassMap::default()).err().unwrap().to_string();
+        assert!(err.contains("annotations[2].category_id"), "{err}");
+    }
+}

@@ -81,3 +81,69 @@ pub fn ap50(frames: &[Frame], class: Class) -> Option<f64> {
         .sum();
     Some(sum / 101.0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{Detection, GtObject};
+    use crate::metrics::coco::{accumulate, evaluate_image, CocoParams};
+
+    fn frame(id: &str, gts: &[[f64; 4]], dets: &[([f64; 4], f64)]) -> Frame {
+        Frame {
+            id: id.into(),
+            gt: gts
+                .iter()
+                .map(|&b| GtObject {
+                    label: "person".into(),
+                    class: Some(Class::Pedestrian),
+                    bbox: b,
+                    area: (b[2] - b[0]) * (b[3] - b[1]),
+                    iscrowd: false,
+                    ignore: false,
+                    kitti: None,
+                })
+                .collect(),
+            dets: dets
+                .iter()
+                .map(|&(b, score)| Detection {
+                    class: Class::Pedestrian,
+                    score,
+                    bbox: b,
+                    position: None,
+                    range_m: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn equals_pycocotools_ap50_without_crowds_or_caps() {
+        let frames = vec![
+            frame(
+                "a",
+                &[[0.0, 0.0, 10.0, 10.0], [20.0, 0.0, 30.0, 10.0]],
+                &[
+                    ([1.0, 0.0, 11.0, 10.0], 0.9),
+                    ([0.0, 0.0, 10.0, 10.0], 0.8), // duplicate: FP
+                    ([22.0, 0.0, 32.0, 10.0], 0.3),
+                ],
+            ),
+            frame(
+                "b",
+                &[[0.0, 0.0, 5.0, 5.0]],
+                &[([50.0, 50.0, 60.0, 60.0], 0.7)],
+            ),
+        ];
+        let p = CocoParams::default();
+        let evals: Vec<_> = frames
+            .iter()
+            .filter_map(|f| evaluate_image(&f.gt, &f.dets, Class::Pedestrian, &p))
+            .collect();
+        let coco = accumulate(&evals, &p).unwrap().ap_at(0);
+        let greedy = ap50(&frames, Class::Pedestrian).unwrap();
+        // by score: T(1/3, 1) F F T(2/3, 1/2): envelope 1 to r 1/3, 1/2 to 2/3, 0 after.
+        let want = (34.0 * 1.0 + 33.0 * 0.5) / 101.0;
+        assert!((greedy - want).abs() < 1e-12, "{greedy} vs {want}");
+        assert!((coco - greedy).abs() < 1e-12, "{coco} vs {greedy}");
+    }
+}

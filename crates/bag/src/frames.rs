@@ -1,0 +1,258 @@
+//! Camera frames out of a bag, decoded on worker threads so the consumer (the detector)
+//! never waits for storage reads, CDR decoding or JPEG/PNG decompression.
+//!
+//! One thread reads messages in bag order and numbers them; `workers` threads decode;
+//! the iterator hands frames back in bag order (a small reorder buffer), each with its
+//! topic, per-topic index and header. Bounded channels cap memory at a few frames.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crossbeam::channel::{bounded, Receiver};
+
+use crate::msgs::{CompressedImage, Header, Image};
+use crate::pixels::decode_compressed;
+use crate::{Bag, BagError, BagInfo, RawMessage};
+
+const IMAGE: &str = "sensor_msgs/msg/Image";
+const COMPRESSED: &str = "sensor_msgs/msg/CompressedImage";
+
+/// The topics of a bag that carry images, in name order.
+pub fn image_topics(info: &BagInfo) -> Vec<String> {
+    info.topics
+        .iter()
+        .filter(|t| t.type_name == IMAGE || t.type_name == COMPRESSED)
+        .map(|t| t.name.clone())
+        .collect()
+}
+
+/// 8-bit interleaved pixels; raw images keep their message buffer (no copy) and `step`.
+#[derive(Debug, Clone)]
+pub struct Pixels {
+    pub width: u32,
+    pub height: u32,
+    pub step: usize,
+    /// ROS encoding: whatever a raw image says (`rgb8`, `bgr8`, `mono8`, ...), `rgb8` for
+    /// decompressed ones.
+    pub encoding: String,
+    buf: Vec<u8>,
+    offset: usize,
+}
+
+impl Pixels {
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.offset..]
+    }
+}
+
+/// One decoded image message.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub topic: Arc<str>,
+    /// Position within its topic (as in [`RawMessage::index`]).
+    pub index: u64,
+    pub log_time_ns: u64,
+    pub header: Header,
+    /// Whether the message was a `CompressedImage`.
+    pub compressed: bool,
+    pub pixels: Pixels,
+}
+
+fn bad(raw: &RawMessage, reason: String) -> BagError {
+    BagError::BadImage {
+        path: raw.path.to_path_buf(),
+        topic: raw.topic.to_string(),
+        index: raw.index,
+        reason,
+    }
+}
+
+/// Decodes one image message (raw or compressed) into a [`Frame`].
+pub fn decode_frame(raw: RawMessage) -> Result<Frame, BagError> {
+    if &*raw.type_name == COMPRESSED {
+        let msg: CompressedImage = raw.decode()?;
+        let img = decode_compressed(&msg).map_err(|e| bad(&raw, e.to_string()))?;
+        let pixels = Pixels {
+            width: img.width,
+            height: img.height,
+            step: img.width as usize * 3,
+            encoding: img.encoding.into(),
+            buf: img.data,
+            offset: 0,
+        };
+        let header = msg.header;
+        return Ok(Frame {
+            topic: raw.topic,
+            index: raw.index,
+            log_time_ns: raw.log_time_ns,
+            header,
+            compressed: true,
+            pixels,
+        });
+    }
+    let msg: Image = raw.decode()?;
+    let needed = (msg.step as usize).saturating_mul(msg.height as usize);
+    if msg.data.len() < needed {
+        let reason = format!(
+            "data has {} bytes, step {} × height {} needs {needed}",
+            msg.data.len(),
+            msg.step,
+            msg.height
+        );
+        return Err(bad(&raw, reason));
+    }
+    // `data` borrows from `raw.data`: keep that buffer and remember where the pixels start.
+    let offset = msg.data.as_ptr() as usize - raw.data.as_ptr() as usize;
+    let Image {
+        header,
+        width,
+        height,
+        step,
+        encoding,
+        ..
+    } = msg;
+    let RawMessage {
+        topic,
+        index,
+        log_time_ns,
+        data,
+        ..
+    } = raw;
+    let pixels = Pixels {
+        width,
+        height,
+        step: step as usize,
+        encoding,
+        buf: data,
+        offset,
+    };
+    Ok(Frame {
+        topic,
+        index,
+        log_time_ns,
+        header,
+        compressed: false,
+        pixels,
+    })
+}
+
+/// Options of [`Frames::spawn`].
+#[derive(Debug, Clone)]
+pub struct FrameOptions {
+    /// Topics to decode; empty means every image topic.
+    pub topics: Vec<String>,
+    /// Decode threads (at least 1).
+    pub workers: usize,
+    /// Messages queued ahead of the consumer.
+    pub queue: usize,
+}
+
+impl Default for FrameOptions {
+    fn default() -> Self {
+        let workers = std::thread::available_parallelism().map_or(2, |n| n.get().clamp(1, 8));
+        FrameOptions {
+            topics: Vec::new(),
+            workers,
+            queue: 16,
+        }
+    }
+}
+
+type Numbered<T> = (u64, Result<T, BagError>);
+
+/// Decoded frames in bag order; see the module docs. Dropping it stops the threads.
+pub struct Frames {
+    done: Option<Receiver<Numbered<Frame>>>,
+    pending: BTreeMap<u64, Result<Frame, BagError>>,
+    next: u64,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+    total: u64,
+}
+
+impl Frames {
+    pub fn spawn(bag: &Bag, options: &FrameOptions) -> Result<Frames, BagError> {
+        let topics = if options.topics.is_empty() {
+            image_topics(bag.info())
+        } else {
+            options.topics.clone()
+        };
+        let total = topics
+            .iter()
+            .filter_map(|t| bag.info().topic(t))
+            .map(|t| t.message_count)
+            .sum();
+        let messages = bag.messages(&topics)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (work_tx, work_rx) = bounded::<Numbered<RawMessage>>(options.queue.max(1));
+        let (done_tx, done_rx) = bounded::<Numbered<Frame>>(options.queue.max(1));
+        let mut threads = Vec::new();
+        let reader_stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            for (seq, message) in (0u64..).zip(messages) {
+                if reader_stop.load(Ordering::Relaxed) || work_tx.send((seq, message)).is_err() {
+                    break;
+                }
+            }
+        }));
+        for _ in 0..options.workers.max(1) {
+            let (rx, tx) = (work_rx.clone(), done_tx.clone());
+            threads.push(std::thread::spawn(move || {
+                for (seq, message) in rx {
+                    if tx.send((seq, message.and_then(decode_frame))).is_err() {
+                        break;
+                    }
+                }
+            }));
+        }
+        Ok(Frames {
+            done: Some(done_rx),
+            pending: BTreeMap::new(),
+            next: 0,
+            stop,
+            threads,
+            total,
+        })
+    }
+
+    /// Image messages on the selected topics, per the bag's metadata (for progress and ETA).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+}
+
+impl Iterator for Frames {
+    type Item = Result<Frame, BagError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.pending.remove(&self.next) {
+                self.next += 1;
+                return Some(item);
+            }
+            match self.done.as_ref()?.recv() {
+                Ok((seq, item)) => {
+                    self.pending.insert(seq, item);
+                }
+                // All threads finished; every number was delivered, so nothing is pending.
+                Err(_) => return self.pending.pop_first().map(|(_, item)| item),
+            }
+        }
+    }
+}
+
+impl Drop for Frames {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Closing the result channel makes blocked workers fail their send and exit; they
+        // drop the work receiver, which unblocks the reader.
+        self.done = None;
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                tracing::error!("a frame decoding thread panicked");
+            }
+        }
+    }
+}

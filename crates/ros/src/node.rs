@@ -1,0 +1,277 @@
+//! The r2r glue: parameters → [`NodeConfig`], one subscription per camera into its
+//! latest-frame slot, the worker thread, publishers, and the spin loop that runs
+//! until SIGINT/SIGTERM.
+
+use crate::config::{NodeConfig, ParamValue, RawParams, Transport};
+use crate::msgs;
+use crate::stats::Status;
+use crate::worker::{CameraInput, CameraOutput, Sink, Worker, WorkerCamera};
+use crate::NodeError;
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+use futures::{future, Stream, StreamExt};
+use r2r::diagnostic_msgs::msg::DiagnosticArray;
+use r2r::sensor_msgs::msg::{CompressedImage, Image};
+use r2r::vision_msgs::msg::{Detection2DArray, Detection3DArray};
+use r2r::{Publisher, QosProfile};
+use sightline_detect::{Detector, DetectorConfig};
+use sightline_geometry::{Calibration, Localizer, Priors};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+const NODE_NAME: &str = "sightline";
+
+fn ros_err(what: impl Into<String>) -> impl FnOnce(r2r::Error) -> NodeError {
+    let what = what.into();
+    move |e| NodeError::Ros {
+        what,
+        reason: e.to_string(),
+    }
+}
+
+pub fn run() -> Result<(), NodeError> {
+    let ctx = r2r::Context::create().map_err(ros_err("context (rcl_init)"))?;
+    let mut node = r2r::Node::create(ctx, NODE_NAME, "").map_err(ros_err("node"))?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let config = NodeConfig::from_params(&raw_params(&node), &cwd)?;
+    tracing::info!(?config, "configuration");
+
+    let mut cameras = Vec::new();
+    for cam in &config.cameras {
+        let calibration_error = |reason: String| NodeError::Calibration {
+            camera: cam.namespace.clone(),
+            path: cam.calibration.clone(),
+            reason,
+        };
+        let calibration =
+            Calibration::load(&cam.calibration).map_err(|e| calibration_error(e.to_string()))?;
+        let localizer = Localizer::new(calibration, Priors::default())
+            .map_err(|e| calibration_error(e.to_string()))?;
+        cameras.push(WorkerCamera {
+            namespace: cam.namespace.clone(),
+            localizer,
+            input: CameraInput::default(),
+        });
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.clone()).map_err(|e| NodeError::Ros {
+            what: "signal handler".into(),
+            reason: e.to_string(),
+        })?;
+    }
+
+    let mut pool = LocalPool::new();
+    let spawner = pool.spawner();
+    let mut sink = RosSink {
+        cameras: Vec::new(),
+        diagnostics: None,
+        base_frame: config.base_frame.clone(),
+    };
+    for (i, (cam, worker_cam)) in config.cameras.iter().zip(&cameras).enumerate() {
+        let input = worker_cam.input.clone();
+        let topic = cam.input_topic();
+        let spawned = match cam.transport {
+            Transport::Raw => {
+                let stream = subscribe::<Image>(&mut node, &topic)?;
+                spawner.spawn_local(forward(stream, input, move |m| {
+                    msgs::frame_from_image(i, m)
+                }))
+            }
+            Transport::Compressed => {
+                let stream = subscribe::<CompressedImage>(&mut node, &topic)?;
+                spawner.spawn_local(forward(stream, input, move |m| {
+                    msgs::frame_from_compressed(i, m)
+                }))
+            }
+        };
+        spawned.map_err(|e| NodeError::Ros {
+            what: topic.clone(),
+            reason: e.to_string(),
+        })?;
+        sink.cameras.push(CameraPublishers {
+            detections: publisher(&mut node, &cam.detections_topic())?,
+            detections_3d: publisher(&mut node, &cam.detections_3d_topic())?,
+            debug_image: if config.publish_debug_image {
+                Some(publisher(&mut node, &cam.debug_image_topic())?)
+            } else {
+                None
+            },
+        });
+        tracing::info!(
+            "{}: {topic} -> {}, {}",
+            cam.namespace,
+            cam.detections_topic(),
+            cam.detections_3d_topic()
+        );
+    }
+    sink.diagnostics = Some(publisher(&mut node, "/diagnostics")?);
+
+    // The detector is built on the worker thread that owns it (it is neither Sync nor
+    // necessarily Send); start-up errors come back over a channel.
+    let (ready_tx, ready_rx) = mpsc::channel();
+    let worker = {
+        let stop = stop.clone();
+        let thresholds = config.score_thresholds.clone();
+        let detector_config = DetectorConfig {
+            model_path: config.model.clone(),
+            device: config.device,
+            score_threshold: Some(config.min_score_threshold()),
+            nms_iou: config.nms_iou,
+            ..Default::default()
+        };
+        let debug = config.publish_debug_image;
+        std::thread::Builder::new()
+            .name("sightline-worker".into())
+            .spawn(move || {
+                let detector = match Detector::new(detector_config) {
+                    Ok(d) => d,
+                    Err(e) => return drop(ready_tx.send(Err(e))),
+                };
+                tracing::info!(
+                    "detector ready on {} in {:.1} s",
+                    detector.gpu().name(),
+                    detector.startup_time().as_secs_f64()
+                );
+                let _ = ready_tx.send(Ok(()));
+                Worker::new(detector, cameras, thresholds, debug).run(&mut sink, &stop);
+            })
+            .map_err(|e| NodeError::Ros {
+                what: "worker thread".into(),
+                reason: e.to_string(),
+            })?
+    };
+
+    // Spin while the detector starts (discovery proceeds meanwhile); frames that
+    // arrive before it is ready simply wait in their slots, newest first.
+    let mut started = false;
+    while !stop.load(Ordering::Relaxed) {
+        if !started {
+            match ready_rx.try_recv() {
+                Ok(Ok(())) => {
+                    started = true;
+                    tracing::info!("ready");
+                }
+                Ok(Err(e)) => {
+                    stop.store(true, Ordering::Relaxed);
+                    let _ = worker.join();
+                    return Err(e.into());
+                }
+                Err(_) => {}
+            }
+        }
+        node.spin_once(Duration::from_millis(10));
+        // Drain every message r2r has queued into the slots: the last one wins.
+        pool.run_until_stalled();
+    }
+    tracing::info!("shutting down");
+    let _ = worker.join();
+    Ok(())
+}
+
+fn raw_params(node: &r2r::Node) -> RawParams {
+    use r2r::ParameterValue as V;
+    let params = match node.params.lock() {
+        Ok(p) => p,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    params
+        .iter()
+        .map(|(name, p)| {
+            let value = match &p.value {
+                V::Bool(b) => ParamValue::Bool(*b),
+                V::Integer(i) => ParamValue::Integer(*i),
+                V::Double(d) => ParamValue::Double(*d),
+                V::String(s) => ParamValue::String(s.clone()),
+                V::StringArray(a) => ParamValue::StringArray(a.clone()),
+                V::NotSet => ParamValue::Other("unset value"),
+                V::BoolArray(_) => ParamValue::Other("bool array"),
+                V::ByteArray(_) => ParamValue::Other("byte array"),
+                V::IntegerArray(_) => ParamValue::Other("integer array"),
+                V::DoubleArray(_) => ParamValue::Other("double array"),
+            };
+            (name.clone(), value)
+        })
+        .collect()
+}
+
+fn subscribe<T: r2r::WrappedTypesupport + 'static>(
+    node: &mut r2r::Node,
+    topic: &str,
+) -> Result<impl Stream<Item = T> + Unpin, NodeError> {
+    // sensor data: best effort, keep last
+    node.subscribe::<T>(topic, QosProfile::sensor_data())
+        .map_err(ros_err(format!("subscribe {topic}")))
+}
+
+fn publisher<T: r2r::WrappedTypesupport>(
+    node: &mut r2r::Node,
+    topic: &str,
+) -> Result<Publisher<T>, NodeError> {
+    node.create_publisher::<T>(topic, QosProfile::default())
+        .map_err(ros_err(format!("publisher {topic}")))
+}
+
+/// The subscription callback: message → frame → slot. Nothing else.
+fn forward<T: 'static>(
+    stream: impl Stream<Item = T> + Unpin + 'static,
+    input: CameraInput,
+    to_frame: impl Fn(T) -> crate::frame::Frame + 'static,
+) -> impl std::future::Future<Output = ()> {
+    stream.for_each(move |msg| {
+        input.push(to_frame(msg));
+        future::ready(())
+    })
+}
+
+struct CameraPublishers {
+    detections: Publisher<Detection2DArray>,
+    detections_3d: Publisher<Detection3DArray>,
+    debug_image: Option<Publisher<Image>>,
+}
+
+struct RosSink {
+    cameras: Vec<CameraPublishers>,
+    diagnostics: Option<Publisher<DiagnosticArray>>,
+    base_frame: String,
+}
+
+fn log_publish_error(topic: &str, result: Result<(), r2r::Error>) {
+    if let Err(e) = result {
+        tracing::warn!("publishing on {topic}: {e}");
+    }
+}
+
+impl Sink for RosSink {
+    fn publish(&mut self, out: &CameraOutput) {
+        let Some(pubs) = self.cameras.get(out.camera) else {
+            return;
+        };
+        log_publish_error(
+            "detections",
+            pubs.detections.publish(&msgs::detection_2d_array(out)),
+        );
+        log_publish_error(
+            "detections_3d",
+            pubs.detections_3d
+                .publish(&msgs::detection_3d_array(out, &self.base_frame)),
+        );
+        if let (Some(publisher), Some(img)) = (&pubs.debug_image, &out.debug_image) {
+            log_publish_error(
+                "detections_image",
+                publisher.publish(&msgs::debug_image(out, img)),
+            );
+        }
+    }
+
+    fn diagnostics(&mut self, statuses: &[Status]) {
+        if let Some(publisher) = &self.diagnostics {
+            log_publish_error(
+                "/diagnostics",
+                publisher.publish(&msgs::diagnostic_array(statuses)),
+            );
+        }
+    }
+}

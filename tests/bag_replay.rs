@@ -1,0 +1,248 @@
+//! `sightline bag` and `sightline replay` end to end: replay gives the detections of
+//! `sightline detect` on the same images, and damaged frames are reported or skipped.
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn run(cmd: &mut std::process::Command) -> Output {
+    let out = cmd.output().expect("run sightline");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The first `n` kitti-tiny frames, copied into `dir/images`.
+fn kitti_frames(dir: &Path, n: usize) -> PathBuf {
+    let src = common::shared_dir().join("data/kitti-tiny/image_2");
+    let images = dir.join("images");
+    std::fs::create_dir_all(&images).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for f in files.iter().take(n) {
+        std::fs::copy(f, images.join(f.file_name().unwrap())).unwrap();
+    }
+    images
+}
+
+fn from_images(images: &Path, out: &Path, compressed: Option<&str>) {
+    let mut cmd = common::sightline();
+    cmd.args(["bag", "from-images"]).arg(images);
+    cmd.args([
+        "--topic",
+        "/cam_front/image_raw",
+        "--frame-id",
+        "cam_front",
+        "--rate",
+        "10",
+        "--start",
+        "1700000000",
+    ]);
+    if let Some(c) = compressed {
+        cmd.args(["--compressed", c]);
+    }
+    run(cmd.arg("--out").arg(out));
+}
+
+#[test]
+fn replay_gives_the_detections_of_detect_for_raw_and_jpeg_bags() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = kitti_frames(tmp.path(), 6);
+    let detect_out = tmp.path().join("detect.jsonl");
+    run(common::sightline()
+        .args(["detect", "--jsonl"])
+        .arg(&detect_out)
+        .arg(&images));
+    let want = jsonl(&detect_out);
+    assert!(!want.is_empty(), "kitti frames should have detections");
+    let mut stems: Vec<String> = std::fs::read_dir(&images)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    stems.sort();
+
+    for compressed in [None, Some("jpeg")] {
+        let bag = tmp
+            .path()
+            .join(format!("bag_{}", compressed.unwrap_or("raw")));
+        from_images(&images, &bag, compressed);
+        let info = run(common::sightline().args(["bag", "info"]).arg(&bag));
+        let info = String::from_utf8_lossy(&info.stdout).into_owned();
+        assert!(
+            info.contains("/cam_front/image_raw") && info.contains("mcap"),
+            "{info}"
+        );
+
+        let out = tmp
+            .path()
+            .join(format!("out_{}", compressed.unwrap_or("raw")));
+        let replay_out = tmp
+            .path()
+            .join(format!("replay_{}.jsonl", compressed.unwrap_or("raw")));
+        let r = run(common::sightline()
+            .arg("replay")
+            .arg(&bag)
+            .arg("--out")
+            .arg(&out)
+            .arg("--jsonl")
+            .arg(&replay_out));
+        let stderr = String::from_utf8_lossy(&r.stderr);
+        assert!(stderr.contains("replayed 6 frames"), "{stderr}");
+        let got = jsonl(&replay_out);
+        assert_eq!(got.len(), want.len(), "{compressed:?}");
+        for (g, w) in got.iter().zip(&want) {
+            let index = g["index"].as_u64().unwrap() as usize;
+            assert_eq!(
+                w["image"].as_str().unwrap(),
+                stems[index],
+                "{compressed:?}: frame order"
+            );
+            assert_eq!(g["image"], format!("/cam_front/image_raw#{index}"));
+            assert_eq!(g["topic"], "/cam_front/image_raw");
+            assert_eq!(g["frame_id"], "cam_front");
+            assert_eq!(
+                g["stamp_ns"].as_u64().unwrap(),
+                1_700_000_000_000_000_000 + index as u64 * 100_000_000
+            );
+            // The same pixels reach the detector: identical classes, scores and boxes.
+            assert_eq!(
+                (&g["class"], &g["score"], &g["box"]),
+                (&w["class"], &w["score"], &w["box"]),
+                "{compressed:?}"
+            );
+        }
+
+        // The output bag opens in rosbags, one Detection2DArray per frame, stamped like its frame.
+        let msg_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/bag/msg");
+        let read = std::process::Command::new(common::python())
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_read_detections.py"))
+            .arg(&out)
+            .arg(&msg_dir)
+            .output()
+            .unwrap();
+        assert!(
+            read.status.success(),
+            "{}",
+            String::from_utf8_lossy(&read.stderr)
+        );
+        let lines: Vec<Value> = String::from_utf8_lossy(&read.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let msgs: Vec<&Value> = lines
+            .iter()
+            .filter(|l| l["topic"] == "/cam_front/detections")
+            .collect();
+        assert_eq!(msgs.len(), 6);
+        let total: usize = msgs
+            .iter()
+            .map(|m| m["detections"].as_array().unwrap().len())
+            .sum();
+        assert_eq!(total, want.len());
+        for (i, m) in msgs.iter().enumerate() {
+            assert_eq!(m["header"]["sec"], 1_700_000_000);
+            assert_eq!(m["header"]["nanosec"], i as u64 * 100_000_000);
+            assert_eq!(m["header"]["frame_id"], "cam_front");
+        }
+    }
+}
+
+#[test]
+fn bad_frames_stop_replay_or_are_skipped_and_counted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = tmp.path().join("fixtures");
+    let py = |args: &[&std::ffi::OsStr]| {
+        let out = std::process::Command::new(common::python())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_write_fixtures.py");
+    py(&[script.as_os_str(), fixtures.as_os_str()]);
+    let bag = fixtures.join("sqlite3");
+    let db = bag.join("sqlite3.db3");
+    // Message #1 of /cam_mono/image_raw: its `data` length field claims 1 GiB.
+    let corrupt = "import sqlite3, struct, sys\n\
+        c = sqlite3.connect(sys.argv[1])\n\
+        i, d = c.execute(\"SELECT m.id, m.data FROM messages m JOIN topics t ON t.id = m.topic_id \
+        WHERE t.name = '/cam_mono/image_raw' ORDER BY m.timestamp LIMIT 1 OFFSET 1\").fetchone()\n\
+        d = bytearray(d); p = len(d) - 4 * 12 - 4\n\
+        assert struct.unpack_from('<I', d, p)[0] == 4 * 12, struct.unpack_from('<I', d, p)\n\
+        struct.pack_into('<I', d, p, 1 << 30)\n\
+        c.execute('UPDATE messages SET data = ? WHERE id = ?', (bytes(d), i)); c.commit()\n";
+    py(&[
+        std::ffi::OsStr::new("-c"),
+        std::ffi::OsStr::new(corrupt),
+        db.as_os_str(),
+    ]);
+
+    let topics = ["--topics", "/cam_mono/image_raw", "/cam_front/image_raw"];
+    let out = common::sightline()
+        .arg("replay")
+        .arg(&bag)
+        .args(topics)
+        .arg("--out")
+        .arg(tmp.path().join("a"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/cam_mono/image_raw")
+            && stderr.contains("#1")
+            && stderr.contains("sqlite3.db3"),
+        "{stderr}"
+    );
+
+    let out_bag = tmp.path().join("b");
+    let jsonl_path = tmp.path().join("b.jsonl");
+    let ok = run(common::sightline()
+        .arg("replay")
+        .arg(&bag)
+        .args(topics)
+        .arg("--skip-bad")
+        .arg("--out")
+        .arg(&out_bag)
+        .arg("--jsonl")
+        .arg(&jsonl_path));
+    let stderr = String::from_utf8_lossy(&ok.stderr);
+    assert!(
+        stderr.contains("replayed 5 frames") && stderr.contains("skipped 1"),
+        "{stderr}"
+    );
+    let info = run(common::sightline().args(["bag", "info"]).arg(&out_bag));
+    let info = String::from_utf8_lossy(&info.stdout).into_owned();
+    assert!(
+        info.contains("/cam_mono/detections") && info.contains("/cam_front/detections"),
+        "{info}"
+    );
+}
