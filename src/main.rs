@@ -25,6 +25,10 @@ enum Command {
     Bag(cmd::bag::Command),
     /// Run a rosbag2 recording through the detector into a new bag.
     Replay(cmd::replay::Args),
+    /// Measure latency stage by stage, throughput and the peak sustainable frame rate.
+    Bench(cmd::bench::Args),
+    /// Run as a ROS 2 node (built with --features ros; see docs/ros.md).
+    Node(cmd::node::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +45,8 @@ fn main() -> std::process::ExitCode {
         Command::Eval(args) => cmd::eval::run(args),
         Command::Bag(command) => cmd::bag::run(command),
         Command::Replay(args) => cmd::replay::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+        Command::Node(args) => cmd::node::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -63,7 +63,4 @@ fn main() {
     ];
     println!("cargo::rustc-link-search=native={pylibdir}");
     println!("cargo::metadata=link_args={}", link_args.join("\t"));
-    for arg in &link_args {
-        println!("cargo::rustc-link-arg-examples={arg}");
-    }
 }

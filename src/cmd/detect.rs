@@ -1,6 +1,7 @@
 //! `sightline detect`: image files in, JSON lines (and optionally annotated PNGs) out.
 
-use crate::cmd::annotate;
+use crate::cmd::{annotate, localize};
+use sightline_geometry::Localizer;
 use anyhow::Context;
 use serde::Serialize;
 use sightline_detect::{DeviceChoice, Detection, Detector, DetectorConfig, ImageView, PixelFormat};
@@ -51,6 +52,10 @@ pub struct Args {
     /// Write each image with its detections drawn as PNG into this directory.
     #[arg(long)]
     pub annotate: Option<PathBuf>,
+    /// Camera calibration YAML (calibration/*.yaml): adds "position" (base_link, m),
+    /// "range_m" and "method" to each JSON line.
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
     /// Image files, or directories of .jpg/.jpeg/.png files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
@@ -64,11 +69,16 @@ pub struct DetectionRecord<'a> {
     pub score: f32,
     #[serde(rename = "box")]
     pub bbox: [f32; 4],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<[f64; 3]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_m: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<&'static str>,
 }
 
 /// The detections of one image file.
 pub struct ImageDetections {
-    pub path: PathBuf,
     /// File stem, the `image` key of the JSONL schema.
     pub image: String,
     pub width: u32,
@@ -78,6 +88,7 @@ pub struct ImageDetections {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let files = collect_images(&args.paths)?;
+    let localizer = args.calibration.as_deref().map(localize::load).transpose()?;
     let mut detector = args.detector.build(Some(args.score_threshold))?;
     let mut jsonl = open_output(args.jsonl.as_deref())?;
     if let Some(dir) = &args.annotate {
@@ -88,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         match detect_file(&mut detector, path) {
             Ok((result, image)) => {
                 if let Some(out) = jsonl.as_mut() {
-                    write_records(out.as_mut(), &result)?;
+                    write_records(out.as_mut(), &result, localizer.as_ref())?;
                 }
                 if let Some(dir) = &args.annotate {
                     let target = dir.join(format!("{}.png", result.image));
@@ -139,7 +150,7 @@ pub fn detect_file(detector: &mut Detector, path: &Path) -> anyhow::Result<(Imag
         .with_context(|| path.display().to_string())?;
     let detections = detector.detect(&view).with_context(|| format!("detecting in {}", path.display()))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok((ImageDetections { path: path.to_path_buf(), image: stem, width, height, detections }, image))
+    Ok((ImageDetections { image: stem, width, height, detections }, image))
 }
 
 pub fn load_image(path: &Path) -> anyhow::Result<image::DynamicImage> {
@@ -150,9 +161,18 @@ pub fn load_image(path: &Path) -> anyhow::Result<image::DynamicImage> {
     reader.decode().with_context(|| format!("cannot decode image {}", path.display()))
 }
 
-pub fn write_records(out: &mut dyn Write, result: &ImageDetections) -> anyhow::Result<()> {
+pub fn write_records(out: &mut dyn Write, result: &ImageDetections, localizer: Option<&Localizer>) -> anyhow::Result<()> {
     for d in &result.detections {
-        let record = DetectionRecord { image: &result.image, class: d.class.as_str(), score: d.score, bbox: d.bbox };
+        let location = localizer.and_then(|l| localize::locate(l, d));
+        let record = DetectionRecord {
+            image: &result.image,
+            class: d.class.as_str(),
+            score: d.score,
+            bbox: d.bbox,
+            position: location.as_ref().map(|l| [l.position.x, l.position.y, l.position.z]),
+            range_m: location.as_ref().map(|l| l.range_m),
+            method: location.as_ref().map(|l| l.method.as_str()),
+        };
         serde_json::to_writer(&mut *out, &record)?;
         out.write_all(b"\n")?;
     }

@@ -143,11 +143,8 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
                     .map(|(_, p)| p)
                     .collect();
             }
-            if a.calibration.is_some() {
-                tracing::warn!(
-                    "--calibration is not used yet: detections are not localized from eval"
-                );
-            }
+            // One calibration for all frames, else KITTI's per-frame calib/<frame>.txt.
+            let fixed = a.calibration.as_deref().map(crate::cmd::localize::load).transpose()?;
             eprintln!("running the detector on {} images", images.len());
             let results = if images.is_empty() {
                 Vec::new() // an empty shard
@@ -156,17 +153,26 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
             };
             let mut dets = std::collections::BTreeMap::new();
             for r in results {
+                let per_frame = match (&fixed, kind) {
+                    (None, DatasetKind::Kitti) => {
+                        let calib = spec.path.join("calib").join(format!("{}.txt", r.image));
+                        calib.is_file().then(|| crate::cmd::localize::kitti_frame(&calib, r.width, r.height)).transpose()?
+                    }
+                    _ => None,
+                };
+                let localizer = fixed.as_ref().or(per_frame.as_ref());
                 let converted = r
                     .detections
                     .iter()
                     .filter_map(|d| {
                         let class = sightline_eval::Class::from_name(d.class.as_str())?;
+                        let location = localizer.and_then(|l| crate::cmd::localize::locate(l, d));
                         Some(Detection {
                             class,
                             score: f64::from(d.score),
                             bbox: d.bbox.map(f64::from),
-                            position: None,
-                            range_m: None,
+                            position: location.as_ref().map(|l| [l.position.x, l.position.y, l.position.z]),
+                            range_m: location.as_ref().map(|l| l.range_m),
                         })
                     })
                     .collect::<Vec<_>>();

@@ -1,5 +1,9 @@
 pub mod annotate;
 pub mod bag;
+pub mod bench;
+pub mod bench_plot;
 pub mod detect;
 pub mod eval;
+pub mod localize;
+pub mod node;
 pub mod replay;

@@ -14,8 +14,8 @@ use sightline_bag::msgs::{
     Header, ObjectHypothesisWithPose, Point, Pose,
 };
 use sightline_bag::{Bag, BagWriter, TopicId};
-use sightline_detect::{Class, Detection, Detector, ImageView, PixelFormat};
-use sightline_geometry::{Calibration, Localizer, Priors, TargetKind};
+use sightline_detect::{Detection, Detector, ImageView, PixelFormat};
+use sightline_geometry::{Calibration, Localizer, Priors};
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -78,14 +78,6 @@ pub fn namespace(topic: &str) -> &str {
     base.rsplit_once('/').map_or("", |(ns, _)| ns)
 }
 
-fn target_kind(class: Class) -> TargetKind {
-    match class {
-        Class::Pedestrian => TargetKind::Pedestrian,
-        Class::StopSign => TargetKind::StopSign,
-        Class::TrafficLight => TargetKind::TrafficLight,
-    }
-}
-
 fn hypothesis(d: &Detection, pose: Pose, covariance: [f64; 36]) -> Vec<ObjectHypothesisWithPose> {
     vec![ObjectHypothesisWithPose {
         class_id: d.class.as_str().into(),
@@ -135,7 +127,7 @@ fn detections_3d(
     let mut failed = 0;
     let mut detections = Vec::new();
     for d in dets {
-        match localizer.localize(target_kind(d.class), d.bbox.map(f64::from)) {
+        match localizer.localize(crate::cmd::localize::target_kind(d.class), d.bbox.map(f64::from)) {
             Ok(loc) => {
                 let p = loc.position;
                 let pose = Pose {
@@ -406,7 +398,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// in the root Cargo.toml; until then Ctrl-C ends the process at once and the output bag
 /// has no summary or metadata.yaml (a linear MCAP reader still recovers its messages).
 fn install_interrupt_handler() {
-    tracing::debug!("no interrupt handler installed (ctrlc not a dependency yet)");
+    if let Err(err) = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed)) {
+        tracing::warn!("no Ctrl-C handler ({err}): an interrupted replay may leave an unfinished bag");
+    }
 }
 
 fn print_summary(s: &Summary, elapsed: Duration, out: &Path) {

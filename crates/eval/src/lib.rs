@@ -24,6 +24,8 @@ pub use dataset::{Dataset, DatasetKind, DatasetSpec, Skipped};
 pub use error::{EvalError, Result};
 pub use frame::{Detection, Frame, GtObject, KittiAttrs};
 pub use output::{markdown_table, write_report};
+/// Registers a TrueType font for plot labels (plotters needs one); other plots reuse it.
+pub use plot::ensure_font;
 pub use report::{evaluate, ClassReport, Curves, EvalOptions, Report};
 
 /// Sorts frames by id: the order every metric and shard assumes.

@@ -24,7 +24,7 @@ const FONT_PATHS: [&str; 5] = [
 ];
 
 /// Registers a font once for the process; the error says where we looked.
-fn ensure_font() -> std::result::Result<(), String> {
+pub fn ensure_font() -> std::result::Result<(), String> {
     static FONT: OnceLock<std::result::Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
         let env = std::env::var("SIGHTLINE_FONT").ok();

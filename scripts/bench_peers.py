@@ -1,0 +1,57 @@
+"""Peer timing for `sightline bench --peers`: the onnxruntime (CPU) pipeline on the
+same images, with its own pre-processing (cv2 letterbox) and post-processing (decode +
+NMS), the thread count Sightline has. Prints JSON on stdout.
+
+usage: bench_peers.py --model M --frames N --threads T IMAGE...
+"""
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from ort_detect import detect, grids  # noqa: E402  (the reference pipeline itself)
+
+
+def stats(ms):
+    ms = sorted(ms)
+    at = lambda q: ms[min(len(ms), max(1, int(np.ceil(q * len(ms))))) - 1]  # noqa: E731
+    return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": ms[-1], "mean": float(np.mean(ms))}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--frames", type=int, default=50)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("images", nargs="+")
+    a = ap.parse_args()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = a.threads
+    opts.inter_op_num_threads = 1
+    t0 = time.perf_counter()
+    session = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
+    startup = (time.perf_counter() - t0) * 1e3
+    # Images are decoded up front, as Sightline's bench does: decoding is not measured.
+    images = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in a.images]
+    grid, stride = grids()
+    for i in range(3):
+        detect(session, cv2.cvtColor(images[i % len(images)], cv2.COLOR_RGB2BGR), grid, stride, 0.3, 0.65)
+    total = []
+    for i in range(a.frames):
+        rgb = images[i % len(images)]
+        t = time.perf_counter()
+        # The frame arrives as rgb8, like Sightline's input; the model wants BGR.
+        detect(session, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), grid, stride, 0.3, 0.65)
+        total.append((time.perf_counter() - t) * 1e3)
+    json.dump({"onnxruntime": {"version": ort.__version__, "threads": a.threads, "startup_ms": startup,
+                               "total_ms": stats(total)}}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()
