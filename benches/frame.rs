@@ -16,17 +16,30 @@ fn shared() -> PathBuf {
 
 fn camera_frame(width: u32, height: u32) -> Vec<u8> {
     // A real photo scaled to the camera size, so detections (and NMS work) are realistic.
-    let photo = image::open(shared().join("data/kitti-tiny/image_2/000000.jpg")).expect("KITTI frame");
-    photo.resize_exact(width, height, image::imageops::FilterType::Triangle).to_rgb8().into_raw()
+    let photo =
+        image::open(shared().join("data/kitti-tiny/image_2/000000.jpg")).expect("KITTI frame");
+    photo
+        .resize_exact(width, height, image::imageops::FilterType::Triangle)
+        .to_rgb8()
+        .into_raw()
 }
 
 fn frame(c: &mut Criterion) {
-    let config = DetectorConfig { model_path: Some(shared().join("models/yolox_nano.onnx")), ..Default::default() };
+    let config = DetectorConfig {
+        model_path: Some(shared().join("models/yolox_nano.onnx")),
+        ..Default::default()
+    };
     let mut detector = Detector::new(config).expect("detector");
-    let calibration = Calibration::load(concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/front_1280x720.yaml")).expect("calibration");
+    let calibration = Calibration::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/calibration/front_1280x720.yaml"
+    ))
+    .expect("calibration");
     let localizer = Localizer::new(calibration, Priors::default()).expect("localizer");
     let mut group = c.benchmark_group("frame");
-    group.sample_size(10).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
 
     let gpu = detector.gpu().clone();
     group.bench_function("model_forward", |b| {
@@ -63,7 +76,11 @@ fn frame(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
-                total += detector.detect_timed(&view, true).expect("detect").1.postprocess;
+                total += detector
+                    .detect_timed(&view, true)
+                    .expect("detect")
+                    .1
+                    .postprocess;
             }
             total
         })

@@ -9,11 +9,15 @@ use sightline_engine::{DeviceChoice, Gpu};
 use std::time::{Duration, Instant};
 
 fn gpu() -> Gpu {
-    DeviceChoice::Auto.open().expect("a cubecl device (install mesa-vulkan-drivers)")
+    DeviceChoice::Auto
+        .open()
+        .expect("a cubecl device (install mesa-vulkan-drivers)")
 }
 
 fn buffer(gpu: &Gpu, len: usize) -> sightline_engine::cubecl::server::Handle {
-    let values: Vec<f32> = (0..len).map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5).collect();
+    let values: Vec<f32> = (0..len)
+        .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 - 0.5)
+        .collect();
     gpu.client().create_from_slice(f32::as_bytes(&values))
 }
 
@@ -28,7 +32,14 @@ fn timed(gpu: &Gpu, iters: u64, mut launch: impl FnMut()) -> Duration {
     start.elapsed()
 }
 
-fn conv_shape(cin: usize, hw: usize, cout: usize, kernel: usize, stride: usize, groups: usize) -> ConvParams {
+fn conv_shape(
+    cin: usize,
+    hw: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+) -> ConvParams {
     ConvParams {
         batch: 1,
         in_channels: cin,
@@ -47,7 +58,9 @@ fn conv_shape(cin: usize, hw: usize, cout: usize, kernel: usize, stride: usize, 
 fn convolutions(c: &mut Criterion) {
     let gpu = gpu();
     let mut group = c.benchmark_group("conv");
-    group.sample_size(10).measurement_time(Duration::from_secs(4));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(4));
     let shapes = [
         ("stem_3x3_12to16_208", conv_shape(12, 208, 16, 3, 1, 1)),
         ("pointwise_64to64_52", conv_shape(64, 52, 64, 1, 1, 1)),
@@ -65,7 +78,11 @@ fn convolutions(c: &mut Criterion) {
         eprintln!("conv/{name}: {:.1} MFLOP per launch", p.flops() / 1e6);
         group.throughput(Throughput::Elements(p.flops() as u64));
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| timed(&gpu, iters, || conv::launch(gpu.client(), &p, &input, &weight, &bias, &out)))
+            b.iter_custom(|iters| {
+                timed(&gpu, iters, || {
+                    conv::launch(gpu.client(), &p, &input, &weight, &bias, &out)
+                })
+            })
         });
     }
     group.finish();
@@ -74,34 +91,80 @@ fn convolutions(c: &mut Criterion) {
 fn other_families(c: &mut Criterion) {
     let gpu = gpu();
     let mut group = c.benchmark_group("ops");
-    group.sample_size(10).measurement_time(Duration::from_secs(3));
-    let pool_p = pool::MaxPoolParams { planes: 128, in_height: 13, in_width: 13, kernel: 13, stride: 1, pad: 6 };
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3));
+    let pool_p = pool::MaxPoolParams {
+        planes: 128,
+        in_height: 13,
+        in_width: 13,
+        kernel: 13,
+        stride: 1,
+        pad: 6,
+    };
     let (pin, pout) = (buffer(&gpu, 128 * 169), buffer(&gpu, pool_p.output_len()));
     group.bench_function("maxpool_13_128x13x13", |b| {
-        b.iter_custom(|iters| timed(&gpu, iters, || pool::launch(gpu.client(), &pool_p, &pin, &pout)))
+        b.iter_custom(|iters| {
+            timed(&gpu, iters, || {
+                pool::launch(gpu.client(), &pool_p, &pin, &pout)
+            })
+        })
     });
-    let rp = resize::ResizeParams { planes: 64, in_height: 26, in_width: 26, scale_y: 2, scale_x: 2 };
+    let rp = resize::ResizeParams {
+        planes: 64,
+        in_height: 26,
+        in_width: 26,
+        scale_y: 2,
+        scale_x: 2,
+    };
     let (rin, rout) = (buffer(&gpu, 64 * 26 * 26), buffer(&gpu, rp.output_len()));
     group.bench_function("resize_2x_64x26x26", |b| {
-        b.iter_custom(|iters| timed(&gpu, iters, || resize::launch(gpu.client(), &rp, &rin, &rout)))
+        b.iter_custom(|iters| {
+            timed(&gpu, iters, || {
+                resize::launch(gpu.client(), &rp, &rin, &rout)
+            })
+        })
     });
     let shape = [1, 64, 52, 52];
     let cp = copy::CopyParams {
         shape,
-        src: copy::StridedView { offset: 0, strides: copy::contiguous_strides(shape) },
-        dst: copy::StridedView { offset: 0, strides: copy::contiguous_strides([1, 128, 52, 52]) },
+        src: copy::StridedView {
+            offset: 0,
+            strides: copy::contiguous_strides(shape),
+        },
+        dst: copy::StridedView {
+            offset: 0,
+            strides: copy::contiguous_strides([1, 128, 52, 52]),
+        },
         src_len: 64 * 52 * 52,
         dst_len: 128 * 52 * 52,
     };
-    let (cin, cout, meta) = (buffer(&gpu, cp.src_len), buffer(&gpu, cp.dst_len), copy::upload_meta(gpu.client(), &cp));
+    let (cin, cout, meta) = (
+        buffer(&gpu, cp.src_len),
+        buffer(&gpu, cp.dst_len),
+        copy::upload_meta(gpu.client(), &cp),
+    );
     group.bench_function("concat_half_64of128x52x52", |b| {
-        b.iter_custom(|iters| timed(&gpu, iters, || copy::launch(gpu.client(), &cp, &meta, &cin, &cout)))
+        b.iter_custom(|iters| {
+            timed(&gpu, iters, || {
+                copy::launch(gpu.client(), &cp, &meta, &cin, &cout)
+            })
+        })
     });
     let n = 64 * 52 * 52;
     let (a, bb, o) = (buffer(&gpu, n), buffer(&gpu, n), buffer(&gpu, n));
     group.bench_function("add_64x52x52", |b| {
         b.iter_custom(|iters| {
-            timed(&gpu, iters, || elementwise::launch(gpu.client(), elementwise::ElementwiseOp::Add, &a, &bb, &o, n))
+            timed(&gpu, iters, || {
+                elementwise::launch(
+                    gpu.client(),
+                    elementwise::ElementwiseOp::Add,
+                    &a,
+                    &bb,
+                    &o,
+                    n,
+                )
+            })
         })
     });
     group.finish();

@@ -16,7 +16,10 @@ fn detects_the_kitti_pedestrian_and_localizes_it() {
     let jsonl = dir.path().join("out.jsonl");
     let out = sightline()
         .args(["detect", "--device", "cpu", "--calibration"])
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/kitti_cam2.yaml"))
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/calibration/kitti_cam2.yaml"
+        ))
         .arg("--model")
         .arg(shared.join("models/yolox_nano.onnx"))
         .arg("--jsonl")
@@ -28,19 +31,36 @@ fn detects_the_kitti_pedestrian_and_localizes_it() {
         .expect("run sightline");
     assert!(out.status.success(), "{}", stderr_of(&out));
     let text = std::fs::read_to_string(&jsonl).expect("jsonl");
-    let lines: Vec<serde_json::Value> = text.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     // KITTI label_2/000000.txt: one Pedestrian, box (712.4, 143.0)-(810.7, 307.9), 8.4 m away.
-    let person = lines.iter().find(|l| l["class"] == "pedestrian").expect("a pedestrian");
-    let b: Vec<f64> = person["box"].as_array().expect("box").iter().map(|v| v.as_f64().expect("number")).collect();
+    let person = lines
+        .iter()
+        .find(|l| l["class"] == "pedestrian")
+        .expect("a pedestrian");
+    let b: Vec<f64> = person["box"]
+        .as_array()
+        .expect("box")
+        .iter()
+        .map(|v| v.as_f64().expect("number"))
+        .collect();
     let iou = {
         let gt = [712.4, 143.0, 810.73, 307.92];
         let w = (b[2].min(gt[2]) - b[0].max(gt[0])).max(0.0);
         let h = (b[3].min(gt[3]) - b[1].max(gt[1])).max(0.0);
         w * h / ((b[2] - b[0]) * (b[3] - b[1]) + (gt[2] - gt[0]) * (gt[3] - gt[1]) - w * h)
     };
-    assert!(iou > 0.7, "pedestrian box {b:?} (IoU {iou:.2} with the label)");
+    assert!(
+        iou > 0.7,
+        "pedestrian box {b:?} (IoU {iou:.2} with the label)"
+    );
     let range = person["range_m"].as_f64().expect("range_m");
-    assert!((range - 8.4).abs() / 8.4 < 0.15, "range {range} m, label says 8.4 m");
+    assert!(
+        (range - 8.4).abs() / 8.4 < 0.15,
+        "range {range} m, label says 8.4 m"
+    );
     assert_eq!(person["position"].as_array().map(|p| p.len()), Some(3));
     assert!(dir.path().join("annotated/000000.png").is_file());
 }
@@ -51,8 +71,16 @@ fn a_bad_image_is_named_and_the_rest_still_processed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let images = dir.path().join("images");
     std::fs::create_dir(&images).expect("mkdir");
-    std::fs::copy(shared.join("data/roadsign/images/road0.png"), images.join("a_good.png")).expect("copy");
-    std::fs::write(images.join("b_corrupt.jpg"), b"\xff\xd8\xff\xe0 this is not a jpeg").expect("write");
+    std::fs::copy(
+        shared.join("data/roadsign/images/road0.png"),
+        images.join("a_good.png"),
+    )
+    .expect("copy");
+    std::fs::write(
+        images.join("b_corrupt.jpg"),
+        b"\xff\xd8\xff\xe0 this is not a jpeg",
+    )
+    .expect("write");
     let jsonl = dir.path().join("out.jsonl");
     let out = sightline()
         .args(["detect", "--device", "cpu", "--jsonl"])
@@ -63,9 +91,15 @@ fn a_bad_image_is_named_and_the_rest_still_processed() {
         .expect("run sightline");
     let err = stderr_of(&out);
     assert!(!out.status.success(), "a failed image must fail the run");
-    assert!(err.contains("b_corrupt.jpg"), "the bad image is named: {err}");
+    assert!(
+        err.contains("b_corrupt.jpg"),
+        "the bad image is named: {err}"
+    );
     let text = std::fs::read_to_string(&jsonl).expect("jsonl");
-    assert!(text.lines().any(|l| l.contains("\"a_good\"")), "the good image was processed: {text}");
+    assert!(
+        text.lines().any(|l| l.contains("\"a_good\"")),
+        "the good image was processed: {text}"
+    );
 }
 
 #[test]
@@ -80,7 +114,10 @@ fn a_missing_model_says_where_to_get_it() {
     let err = stderr_of(&out);
     assert!(!out.status.success());
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
-    assert!(err.contains("yolox_nano.onnx") && err.contains("releases/download"), "{err}");
+    assert!(
+        err.contains("yolox_nano.onnx") && err.contains("releases/download"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -88,7 +125,12 @@ fn a_model_with_the_wrong_checksum_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let fake = dir.path().join("yolox_nano.onnx");
     std::fs::write(&fake, b"\x08\x07").expect("write");
-    let out = sightline().args(["detect", "--model"]).arg(&fake).arg(dir.path()).output().expect("run");
+    let out = sightline()
+        .args(["detect", "--model"])
+        .arg(&fake)
+        .arg(dir.path())
+        .output()
+        .expect("run");
     let err = stderr_of(&out);
     assert!(!out.status.success());
     assert!(err.contains("sha256"), "{err}");
@@ -96,7 +138,10 @@ fn a_model_with_the_wrong_checksum_is_refused() {
 
 #[test]
 fn an_unknown_device_is_a_clear_error() {
-    let out = sightline().args(["detect", "--device", "tpu", "x.png"]).output().expect("run");
+    let out = sightline()
+        .args(["detect", "--device", "tpu", "x.png"])
+        .output()
+        .expect("run");
     let err = stderr_of(&out);
     assert!(!out.status.success());
     assert!(err.contains("tpu"), "{err}");

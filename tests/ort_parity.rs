@@ -19,15 +19,26 @@ fn raw_output_matches_onnxruntime_on_real_images() {
         "data/kitti-tiny/image_2/000003.jpg",
     ];
     let model = shared.join("models/yolox_nano.onnx");
-    let config = DetectorConfig { model_path: Some(model.clone()), ..Default::default() };
+    let config = DetectorConfig {
+        model_path: Some(model.clone()),
+        ..Default::default()
+    };
     let mut detector = Detector::new(config).expect("detector");
     let dir = tempfile::tempdir().expect("tempdir");
     let mut ours = Vec::new();
     for (i, rel) in images.iter().enumerate() {
         let path = shared.join(rel);
-        let rgb = image::open(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).to_rgb8();
-        let view = ImageView::new(rgb.width(), rgb.height(), rgb.width() as usize * 3, PixelFormat::Rgb8, rgb.as_raw())
-            .expect("view");
+        let rgb = image::open(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .to_rgb8();
+        let view = ImageView::new(
+            rgb.width(),
+            rgb.height(),
+            rgb.width() as usize * 3,
+            PixelFormat::Rgb8,
+            rgb.as_raw(),
+        )
+        .expect("view");
         let (input, output) = detector.run_raw(&view).expect("run");
         std::fs::write(dir.path().join(format!("{i}.input.bin")), bytes(&input)).expect("write");
         ours.push(output);
@@ -41,7 +52,10 @@ fn raw_output_matches_onnxruntime_on_real_images() {
     assert!(status.success(), "onnxruntime reference failed");
     for (i, output) in ours.iter().enumerate() {
         let raw = std::fs::read(dir.path().join(format!("{i}.ort.bin"))).expect("reference output");
-        let reference: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let reference: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         assert_eq!(reference.len(), output.len(), "{}: output size", images[i]);
         let (mut max_box, mut max_score) = (0f32, 0f32);
         for (k, (a, b)) in output.iter().zip(&reference).enumerate() {
@@ -53,9 +67,20 @@ fn raw_output_matches_onnxruntime_on_real_images() {
                 max_score = max_score.max(d);
             }
         }
-        eprintln!("{}: max |Δ| box {max_box:.2e}, score {max_score:.2e}", images[i]);
-        assert!(max_box <= 1e-2, "{}: box columns differ by {max_box}", images[i]);
-        assert!(max_score <= 1e-3, "{}: score columns differ by {max_score}", images[i]);
+        eprintln!(
+            "{}: max |Δ| box {max_box:.2e}, score {max_score:.2e}",
+            images[i]
+        );
+        assert!(
+            max_box <= 1e-2,
+            "{}: box columns differ by {max_box}",
+            images[i]
+        );
+        assert!(
+            max_score <= 1e-3,
+            "{}: score columns differ by {max_score}",
+            images[i]
+        );
     }
 }
 

@@ -20,7 +20,14 @@ pub fn draw(image: DynamicImage, detections: &[Detection]) -> RgbImage {
         let c = color(d.class);
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.max(0.0) as u32);
         for t in 0..2 * scale {
-            rectangle(&mut canvas, x1 + t, y1 + t, x2.saturating_sub(t), y2.saturating_sub(t), c);
+            rectangle(
+                &mut canvas,
+                x1 + t,
+                y1 + t,
+                x2.saturating_sub(t),
+                y2.saturating_sub(t),
+                c,
+            );
         }
         let label = format!("{} {:.2}", d.class, d.score);
         let (w, h) = (label.len() as u32 * 8 * scale + 2, 8 * scale + 2);
@@ -58,7 +65,9 @@ fn fill(img: &mut RgbImage, x1: u32, y1: u32, x2: u32, y2: u32, c: Rgb<u8>) {
 
 fn text(img: &mut RgbImage, x: u32, y: u32, s: &str, scale: u32, c: Rgb<u8>) {
     for (i, ch) in s.chars().enumerate() {
-        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else { continue };
+        let Some(glyph) = font8x8::BASIC_FONTS.get(ch) else {
+            continue;
+        };
         for (row, bits) in glyph.iter().enumerate() {
             for col in 0..8 {
                 if bits & (1 << col) != 0 {

@@ -60,7 +60,13 @@ impl Stats {
         ms.sort_by(f64::total_cmp);
         // Nearest-rank percentiles: every reported value is a measured one.
         let at = |q: f64| ms[((q * ms.len() as f64).ceil() as usize).clamp(1, ms.len()) - 1];
-        Stats { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: ms[ms.len() - 1], mean: ms.iter().sum::<f64>() / ms.len() as f64 }
+        Stats {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: ms[ms.len() - 1],
+            mean: ms.iter().sum::<f64>() / ms.len() as f64,
+        }
     }
 }
 
@@ -87,7 +93,53 @@ struct Report {
     peak_memory_mb: Option<f64>,
     fixed_rate: Option<FixedRate>,
     peak_rate_hz: Option<f64>,
+    per_op: Vec<OpTime>,
     peers: Option<serde_json::Value>,
+}
+
+/// Model time by op type (median of 3 synced runs), with conv GFLOP/s.
+#[derive(Serialize)]
+struct OpTime {
+    op_type: &'static str,
+    launches: usize,
+    ms: f64,
+    gflops: Option<f64>,
+}
+
+fn per_op(detector: &Detector) -> anyhow::Result<Vec<OpTime>> {
+    let runs: Vec<Vec<sightline_engine::StepTiming>> = (0..3)
+        .map(|_| detector.model().run_timed())
+        .collect::<Result<_, _>>()?;
+    let mut by_type: Vec<OpTime> = Vec::new();
+    for (i, step) in runs[0].iter().enumerate() {
+        let mut ms: Vec<f64> = runs
+            .iter()
+            .map(|r| r[i].duration.as_secs_f64() * 1e3)
+            .collect();
+        ms.sort_by(f64::total_cmp);
+        let entry = match by_type.iter_mut().position(|o| o.op_type == step.op_type) {
+            Some(k) => &mut by_type[k],
+            None => {
+                by_type.push(OpTime {
+                    op_type: step.op_type,
+                    launches: 0,
+                    ms: 0.0,
+                    gflops: None,
+                });
+                by_type.last_mut().expect("just pushed")
+            }
+        };
+        entry.launches += 1;
+        entry.ms += ms[1];
+        if step.flops > 0.0 {
+            *entry.gflops.get_or_insert(0.0) += step.flops;
+        }
+    }
+    for o in &mut by_type {
+        o.gflops = o.gflops.map(|flops| flops / (o.ms * 1e-3) / 1e9);
+    }
+    by_type.sort_by(|a, b| b.ms.total_cmp(&a.ms));
+    Ok(by_type)
 }
 
 struct Frame {
@@ -98,7 +150,13 @@ struct Frame {
 
 impl Frame {
     fn view(&self) -> anyhow::Result<ImageView<'_>> {
-        Ok(ImageView::new(self.width, self.height, self.width as usize * 3, PixelFormat::Rgb8, &self.rgb)?)
+        Ok(ImageView::new(
+            self.width,
+            self.height,
+            self.width as usize * 3,
+            PixelFormat::Rgb8,
+            &self.rgb,
+        )?)
     }
 }
 
@@ -110,50 +168,104 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .take(args.frames)
         .map(|p| {
             let rgb = load_image(p)?.to_rgb8();
-            Ok(Frame { width: rgb.width(), height: rgb.height(), rgb: rgb.into_raw() })
+            Ok(Frame {
+                width: rgb.width(),
+                height: rgb.height(),
+                rgb: rgb.into_raw(),
+            })
         })
         .collect::<anyhow::Result<_>>()?;
-    let localizer = args.calibration.as_deref().map(localize::load).transpose()?;
+    let localizer = args
+        .calibration
+        .as_deref()
+        .map(localize::load)
+        .transpose()?;
     let mut detector = args.detector.build(None)?;
-    eprintln!("device: {}  startup: {:.0} ms", detector.gpu().name(), detector.startup_time().as_secs_f64() * 1e3);
+    eprintln!(
+        "device: {}  startup: {:.0} ms",
+        detector.gpu().name(),
+        detector.startup_time().as_secs_f64() * 1e3
+    );
     let frame = |i: usize| &frames[i % frames.len()];
     for i in 0..3 {
         detector.detect(&frame(i).view()?)?;
     }
 
     // Per-stage latency, with a device sync after each stage.
-    let names = ["upload", "preprocess", "inference", "postprocess", "localization", "total"];
+    let names = [
+        "upload",
+        "preprocess",
+        "inference",
+        "postprocess",
+        "localization",
+        "total",
+    ];
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); names.len()];
     for i in 0..args.frames {
         let start = Instant::now();
         let (dets, t) = detector.detect_timed(&frame(i).view()?, true)?;
         let loc_start = Instant::now();
         if let Some(l) = &localizer {
-            dets.iter().for_each(|d| drop(localize::locate(l, d)));
+            dets.iter().for_each(|d| {
+                localize::locate(l, d);
+            });
         }
         let localization = loc_start.elapsed();
-        for (k, d) in [t.upload, t.preprocess, t.inference, t.postprocess, localization, start.elapsed()].into_iter().enumerate() {
+        for (k, d) in [
+            t.upload,
+            t.preprocess,
+            t.inference,
+            t.postprocess,
+            localization,
+            start.elapsed(),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             samples[k].push(d);
         }
     }
-    let stages: Vec<(String, Stats)> = names.iter().zip(&samples).map(|(n, s)| (n.to_string(), Stats::of(s))).collect();
+    let stages: Vec<(String, Stats)> = names
+        .iter()
+        .zip(&samples)
+        .map(|(n, s)| (n.to_string(), Stats::of(s)))
+        .collect();
+    let ops = per_op(&detector)?;
 
     // Throughput: frames back to back, no per-stage syncs.
     let start = Instant::now();
     for i in 0..args.frames {
         let dets = detector.detect(&frame(i).view()?)?;
         if let Some(l) = &localizer {
-            dets.iter().for_each(|d| drop(localize::locate(l, d)));
+            dets.iter().for_each(|d| {
+                localize::locate(l, d);
+            });
         }
     }
     let throughput = args.frames as f64 / start.elapsed().as_secs_f64();
 
     let fixed_rate = match args.rate {
-        Some(rate) => Some(fixed_rate(&mut detector, &frames, args.cameras, rate, args.frames)?),
+        Some(rate) => Some(fixed_rate(
+            &mut detector,
+            &frames,
+            args.cameras,
+            rate,
+            args.frames,
+        )?),
         None => None,
     };
-    let peak_rate = peak_rate(&mut detector, &frames, args.cameras, throughput, args.frames.min(30))?;
-    let peers = if args.peers { Some(run_peers(&files, args.frames, &args.detector)?) } else { None };
+    let peak_rate = peak_rate(
+        &mut detector,
+        &frames,
+        args.cameras,
+        throughput,
+        args.frames.min(30),
+    )?;
+    let peers = if args.peers {
+        Some(run_peers(&files, args.frames, &args.detector)?)
+    } else {
+        None
+    };
 
     let report = Report {
         device: detector.gpu().name().to_string(),
@@ -166,11 +278,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         peak_memory_mb: peak_memory_mb(),
         fixed_rate,
         peak_rate_hz: peak_rate,
+        per_op: ops,
         peers,
     };
     print_report(&report);
     if let Some(path) = &args.json {
-        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("cannot write {}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.plot {
         crate::cmd::bench_plot::histogram(path, &samples[names.len() - 1])?;
@@ -181,8 +295,17 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// Cameras emit frames at `rate` Hz into latest-frame-wins slots; the detector takes
 /// the newest frame of each ready camera. A frame overwritten before it was taken is
 /// dropped, as in the ROS node.
-fn fixed_rate(detector: &mut Detector, frames: &[Frame], cameras: usize, rate: f64, per_camera: usize) -> anyhow::Result<FixedRate> {
-    anyhow::ensure!(rate > 0.0 && cameras > 0, "--rate and --cameras must be positive");
+fn fixed_rate(
+    detector: &mut Detector,
+    frames: &[Frame],
+    cameras: usize,
+    rate: f64,
+    per_camera: usize,
+) -> anyhow::Result<FixedRate> {
+    anyhow::ensure!(
+        rate > 0.0 && cameras > 0,
+        "--rate and --cameras must be positive"
+    );
     type Slot = Arc<Mutex<Option<(usize, Instant)>>>;
     let slots: Vec<Slot> = (0..cameras).map(|_| Arc::new(Mutex::new(None))).collect();
     let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -209,10 +332,16 @@ fn fixed_rate(detector: &mut Detector, frames: &[Frame], cameras: usize, rate: f
         .collect();
     let mut latencies = Vec::new();
     loop {
-        let ready: Vec<(usize, Instant)> =
-            slots.iter().filter_map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).take()).collect();
+        let ready: Vec<(usize, Instant)> = slots
+            .iter()
+            .filter_map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).take())
+            .collect();
         if ready.is_empty() {
-            if producers.iter().all(|p| p.is_finished()) && slots.iter().all(|s| s.lock().map(|s| s.is_none()).unwrap_or(true)) {
+            if producers.iter().all(|p| p.is_finished())
+                && slots
+                    .iter()
+                    .all(|s| s.lock().map(|s| s.is_none()).unwrap_or(true))
+            {
                 break;
             }
             std::thread::sleep(Duration::from_micros(200));
@@ -241,7 +370,13 @@ fn fixed_rate(detector: &mut Detector, frames: &[Frame], cameras: usize, rate: f
 
 /// Highest per-camera rate with < 5 % dropped frames, by bisection between half and
 /// twice the measured back-to-back throughput (as ros2_benchmark's peak search).
-fn peak_rate(detector: &mut Detector, frames: &[Frame], cameras: usize, throughput: f64, per_camera: usize) -> anyhow::Result<Option<f64>> {
+fn peak_rate(
+    detector: &mut Detector,
+    frames: &[Frame],
+    cameras: usize,
+    throughput: f64,
+    per_camera: usize,
+) -> anyhow::Result<Option<f64>> {
     let per_camera_fps = throughput / cameras as f64;
     let (mut lo, mut hi) = (per_camera_fps * 0.5, per_camera_fps * 2.0);
     let mut best = None;
@@ -258,17 +393,38 @@ fn peak_rate(detector: &mut Detector, frames: &[Frame], cameras: usize, throughp
     Ok(best)
 }
 
-fn run_peers(files: &[PathBuf], frames: usize, detector: &DetectorArgs) -> anyhow::Result<serde_json::Value> {
-    let python = std::env::var_os("SIGHTLINE_PYTHON").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(".venv/bin/python"));
+fn run_peers(
+    files: &[PathBuf],
+    frames: usize,
+    detector: &DetectorArgs,
+) -> anyhow::Result<serde_json::Value> {
+    let python = std::env::var_os("SIGHTLINE_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(".venv/bin/python"));
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/bench_peers.py");
-    let model = sightline_detect::Manifest::default_model().locate_weights(detector.model.as_deref())?;
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let model =
+        sightline_detect::Manifest::default_model().locate_weights(detector.model.as_deref())?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let mut cmd = std::process::Command::new(&python);
-    cmd.arg(&script).arg("--model").arg(&model).arg("--frames").arg(frames.to_string()).arg("--threads").arg(threads.to_string());
+    cmd.arg(&script)
+        .arg("--model")
+        .arg(&model)
+        .arg("--frames")
+        .arg(frames.to_string())
+        .arg("--threads")
+        .arg(threads.to_string());
     cmd.args(files.iter().take(frames));
-    let out = cmd.output().with_context(|| format!("cannot run {} (run scripts/setup.sh)", python.display()))?;
-    anyhow::ensure!(out.status.success(), "peer benchmark failed: {}", String::from_utf8_lossy(&out.stderr));
-    Ok(serde_json::from_slice(&out.stdout).context("peer benchmark output")?)
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {} (run scripts/setup.sh)", python.display()))?;
+    anyhow::ensure!(
+        out.status.success(),
+        "peer benchmark failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).context("peer benchmark output")
 }
 
 fn peak_memory_mb() -> Option<f64> {
@@ -279,12 +435,32 @@ fn peak_memory_mb() -> Option<f64> {
 }
 
 fn print_report(r: &Report) {
-    println!("device {}, {} frames of {}x{}, startup {:.0} ms", r.device, r.frames, r.image_size[0], r.image_size[1], r.startup_ms);
-    println!("{:<13} {:>9} {:>9} {:>9} {:>9}", "stage (ms)", "p50", "p90", "p99", "max");
+    println!(
+        "device {}, {} frames of {}x{}, startup {:.0} ms",
+        r.device, r.frames, r.image_size[0], r.image_size[1], r.startup_ms
+    );
+    println!(
+        "{:<13} {:>9} {:>9} {:>9} {:>9}",
+        "stage (ms)", "p50", "p90", "p99", "max"
+    );
     for (name, s) in &r.stages_ms {
-        println!("{name:<13} {:>9.2} {:>9.2} {:>9.2} {:>9.2}", s.p50, s.p90, s.p99, s.max);
+        println!(
+            "{name:<13} {:>9.2} {:>9.2} {:>9.2} {:>9.2}",
+            s.p50, s.p90, s.p99, s.max
+        );
     }
     println!("throughput    {:.2} frames/s", r.throughput_fps);
+    println!("model time by op type (synced after each launch):");
+    for o in &r.per_op {
+        let gflops = o
+            .gflops
+            .map(|g| format!("{g:.2} GFLOP/s"))
+            .unwrap_or_default();
+        println!(
+            "  {:<10} {:>4} launches {:>9.2} ms  {gflops}",
+            o.op_type, o.launches, o.ms
+        );
+    }
     if let Some(mb) = r.peak_memory_mb {
         println!("peak memory   {mb:.0} MB (process RSS high-water mark)");
     }
@@ -299,8 +475,18 @@ fn print_report(r: &Report) {
         None => println!("peak rate     none of the tried rates kept drops under 5 %"),
     }
     if let Some(p) = &r.peers {
-        let ours = r.stages_ms.iter().find(|(n, _)| n == "total").map(|(_, s)| s.p50).unwrap_or(f64::NAN);
-        if let Some(ort) = p.get("onnxruntime").and_then(|o| o.get("total_ms")).and_then(|t| t.get("p50")).and_then(|v| v.as_f64()) {
+        let ours = r
+            .stages_ms
+            .iter()
+            .find(|(n, _)| n == "total")
+            .map(|(_, s)| s.p50)
+            .unwrap_or(f64::NAN);
+        if let Some(ort) = p
+            .get("onnxruntime")
+            .and_then(|o| o.get("total_ms"))
+            .and_then(|t| t.get("p50"))
+            .and_then(|v| v.as_f64())
+        {
             println!("peers (p50 whole frame): sightline {ours:.1} ms, onnxruntime-cpu {ort:.1} ms, ratio {:.2}×", ours / ort);
         }
     }

@@ -24,11 +24,16 @@ pub fn histogram(path: &Path, samples: &[Duration]) -> anyhow::Result<()> {
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(0.0..max, 0u32..top + 1)?;
-    chart.configure_mesh().x_desc("latency (ms)").y_desc("frames").draw()?;
+    chart
+        .configure_mesh()
+        .x_desc("latency (ms)")
+        .y_desc("frames")
+        .draw()?;
     chart.draw_series(counts.iter().enumerate().map(|(i, &c)| {
         let x0 = i as f64 * width;
         Rectangle::new([(x0, 0), (x0 + width, c)], BLUE.mix(0.6).filled())
     }))?;
-    root.present().with_context(|| format!("cannot write {}", path.display()))?;
+    root.present()
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

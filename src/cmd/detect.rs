@@ -1,10 +1,10 @@
 //! `sightline detect`: image files in, JSON lines (and optionally annotated PNGs) out.
 
 use crate::cmd::{annotate, localize};
-use sightline_geometry::Localizer;
 use anyhow::Context;
 use serde::Serialize;
-use sightline_detect::{DeviceChoice, Detection, Detector, DetectorConfig, ImageView, PixelFormat};
+use sightline_detect::{Detection, Detector, DetectorConfig, DeviceChoice, ImageView, PixelFormat};
+use sightline_geometry::Localizer;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -25,9 +25,17 @@ impl DetectorArgs {
     pub fn build(&self, score_threshold: Option<f32>) -> anyhow::Result<Detector> {
         let device: DeviceChoice = self.device.parse()?;
         if let Some(t) = score_threshold {
-            anyhow::ensure!((0.0..=1.0).contains(&t), "--score-threshold {t} is outside [0, 1]");
+            anyhow::ensure!(
+                (0.0..=1.0).contains(&t),
+                "--score-threshold {t} is outside [0, 1]"
+            );
         }
-        let config = DetectorConfig { model_path: self.model.clone(), device, score_threshold, ..Default::default() };
+        let config = DetectorConfig {
+            model_path: self.model.clone(),
+            device,
+            score_threshold,
+            ..Default::default()
+        };
         let detector = Detector::new(config)?;
         tracing::info!(
             model = %detector.model_path().display(),
@@ -88,7 +96,11 @@ pub struct ImageDetections {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let files = collect_images(&args.paths)?;
-    let localizer = args.calibration.as_deref().map(localize::load).transpose()?;
+    let localizer = args
+        .calibration
+        .as_deref()
+        .map(localize::load)
+        .transpose()?;
     let mut detector = args.detector.build(Some(args.score_threshold))?;
     let mut jsonl = open_output(args.jsonl.as_deref())?;
     if let Some(dir) = &args.annotate {
@@ -117,13 +129,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(out) = jsonl.as_mut() {
         out.flush()?;
     }
-    anyhow::ensure!(failed == 0, "{failed} of {} images could not be processed (named above)", files.len());
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} of {} images could not be processed (named above)",
+        files.len()
+    );
     Ok(())
 }
 
 /// Runs the detector over image files, for commands that score or compare results.
 /// Unreadable images are reported on stderr and skipped.
-pub fn detect_paths(paths: &[PathBuf], detector: &DetectorArgs, score_threshold: f32) -> anyhow::Result<Vec<ImageDetections>> {
+pub fn detect_paths(
+    paths: &[PathBuf],
+    detector: &DetectorArgs,
+    score_threshold: f32,
+) -> anyhow::Result<Vec<ImageDetections>> {
     let files = collect_images(paths)?;
     let mut detector = detector.build(Some(score_threshold))?;
     let mut results = Vec::with_capacity(files.len());
@@ -137,7 +157,10 @@ pub fn detect_paths(paths: &[PathBuf], detector: &DetectorArgs, score_threshold:
 }
 
 /// Decodes an image file and runs the detector on it.
-pub fn detect_file(detector: &mut Detector, path: &Path) -> anyhow::Result<(ImageDetections, image::DynamicImage)> {
+pub fn detect_file(
+    detector: &mut Detector,
+    path: &Path,
+) -> anyhow::Result<(ImageDetections, image::DynamicImage)> {
     let image = load_image(path)?;
     let (format, bytes): (PixelFormat, std::borrow::Cow<[u8]>) = match &image {
         image::DynamicImage::ImageLuma8(gray) => (PixelFormat::Mono8, gray.as_raw().into()),
@@ -146,11 +169,30 @@ pub fn detect_file(detector: &mut Detector, path: &Path) -> anyhow::Result<(Imag
         other => (PixelFormat::Rgb8, other.to_rgb8().into_raw().into()),
     };
     let (width, height) = (image.width(), image.height());
-    let view = ImageView::new(width, height, width as usize * format.channels(), format, &bytes)
-        .with_context(|| path.display().to_string())?;
-    let detections = detector.detect(&view).with_context(|| format!("detecting in {}", path.display()))?;
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    Ok((ImageDetections { image: stem, width, height, detections }, image))
+    let view = ImageView::new(
+        width,
+        height,
+        width as usize * format.channels(),
+        format,
+        &bytes,
+    )
+    .with_context(|| path.display().to_string())?;
+    let detections = detector
+        .detect(&view)
+        .with_context(|| format!("detecting in {}", path.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok((
+        ImageDetections {
+            image: stem,
+            width,
+            height,
+            detections,
+        },
+        image,
+    ))
 }
 
 pub fn load_image(path: &Path) -> anyhow::Result<image::DynamicImage> {
@@ -158,10 +200,16 @@ pub fn load_image(path: &Path) -> anyhow::Result<image::DynamicImage> {
         .with_context(|| format!("cannot open image {}", path.display()))?
         .with_guessed_format()
         .with_context(|| format!("cannot read image {}", path.display()))?;
-    reader.decode().with_context(|| format!("cannot decode image {}", path.display()))
+    reader
+        .decode()
+        .with_context(|| format!("cannot decode image {}", path.display()))
 }
 
-pub fn write_records(out: &mut dyn Write, result: &ImageDetections, localizer: Option<&Localizer>) -> anyhow::Result<()> {
+pub fn write_records(
+    out: &mut dyn Write,
+    result: &ImageDetections,
+    localizer: Option<&Localizer>,
+) -> anyhow::Result<()> {
     for d in &result.detections {
         let location = localizer.and_then(|l| localize::locate(l, d));
         let record = DetectionRecord {
@@ -169,7 +217,9 @@ pub fn write_records(out: &mut dyn Write, result: &ImageDetections, localizer: O
             class: d.class.as_str(),
             score: d.score,
             bbox: d.bbox,
-            position: location.as_ref().map(|l| [l.position.x, l.position.y, l.position.z]),
+            position: location
+                .as_ref()
+                .map(|l| [l.position.x, l.position.y, l.position.z]),
             range_m: location.as_ref().map(|l| l.range_m),
             method: location.as_ref().map(|l| l.method.as_str()),
         };
@@ -184,9 +234,12 @@ pub fn write_records(out: &mut dyn Write, result: &ImageDetections, localizer: O
 pub fn open_output(path: Option<&Path>) -> anyhow::Result<Option<Box<dyn Write>>> {
     Ok(match path {
         None => None,
-        Some(p) if p == Path::new("-") => Some(Box::new(std::io::BufWriter::new(std::io::stdout()))),
+        Some(p) if p == Path::new("-") => {
+            Some(Box::new(std::io::BufWriter::new(std::io::stdout())))
+        }
         Some(p) => {
-            let file = std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+            let file = std::fs::File::create(p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
             Some(Box::new(std::io::BufWriter::new(file)))
         }
     })

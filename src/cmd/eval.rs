@@ -144,7 +144,11 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
                     .collect();
             }
             // One calibration for all frames, else KITTI's per-frame calib/<frame>.txt.
-            let fixed = a.calibration.as_deref().map(crate::cmd::localize::load).transpose()?;
+            let fixed = a
+                .calibration
+                .as_deref()
+                .map(crate::cmd::localize::load)
+                .transpose()?;
             eprintln!("running the detector on {} images", images.len());
             let results = if images.is_empty() {
                 Vec::new() // an empty shard
@@ -156,7 +160,10 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
                 let per_frame = match (&fixed, kind) {
                     (None, DatasetKind::Kitti) => {
                         let calib = spec.path.join("calib").join(format!("{}.txt", r.image));
-                        calib.is_file().then(|| crate::cmd::localize::kitti_frame(&calib, r.width, r.height)).transpose()?
+                        calib
+                            .is_file()
+                            .then(|| crate::cmd::localize::kitti_frame(&calib, r.width, r.height))
+                            .transpose()?
                     }
                     _ => None,
                 };
@@ -171,7 +178,9 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
                             class,
                             score: f64::from(d.score),
                             bbox: d.bbox.map(f64::from),
-                            position: location.as_ref().map(|l| [l.position.x, l.position.y, l.position.z]),
+                            position: location
+                                .as_ref()
+                                .map(|l| [l.position.x, l.position.y, l.position.z]),
                             range_m: location.as_ref().map(|l| l.range_m),
                         })
                     })

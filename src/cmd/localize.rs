@@ -16,7 +16,8 @@ pub fn target_kind(class: Class) -> TargetKind {
 /// Loads a calibration YAML into a localizer with the default priors.
 pub fn load(path: &Path) -> anyhow::Result<Localizer> {
     let calibration = Calibration::load(path)?;
-    Localizer::new(calibration, Priors::default()).with_context(|| format!("priors for {}", path.display()))
+    Localizer::new(calibration, Priors::default())
+        .with_context(|| format!("priors for {}", path.display()))
 }
 
 /// The localizer of a KITTI frame from its `calib/<frame>.txt`.

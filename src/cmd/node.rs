@@ -3,7 +3,11 @@
 #[derive(clap::Args)]
 pub struct Args {
     /// ROS arguments, read by rcl: --ros-args --params-file FILE -p name:=value ...
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "ROS_ARGS")]
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "ROS_ARGS"
+    )]
     ros_args: Vec<String>,
 }
 

@@ -127,7 +127,10 @@ fn detections_3d(
     let mut failed = 0;
     let mut detections = Vec::new();
     for d in dets {
-        match localizer.localize(crate::cmd::localize::target_kind(d.class), d.bbox.map(f64::from)) {
+        match localizer.localize(
+            crate::cmd::localize::target_kind(d.class),
+            d.bbox.map(f64::from),
+        ) {
             Ok(loc) => {
                 let p = loc.position;
                 let pose = Pose {
@@ -399,7 +402,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// has no summary or metadata.yaml (a linear MCAP reader still recovers its messages).
 fn install_interrupt_handler() {
     if let Err(err) = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed)) {
-        tracing::warn!("no Ctrl-C handler ({err}): an interrupted replay may leave an unfinished bag");
+        tracing::warn!(
+            "no Ctrl-C handler ({err}): an interrupted replay may leave an unfinished bag"
+        );
     }
 }
 
@@ -442,6 +447,7 @@ fn print_summary(s: &Summary, elapsed: Duration, out: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_detect::Class;
 
     #[test]
     fn namespaces_follow_image_transport_names() {

@@ -2,7 +2,7 @@
 //! run on the device back to back; only the decoded survivors come back for NMS.
 
 use crate::kernels::{decode, letterbox};
-use crate::manifest::{ChannelOrder, Manifest};
+use crate::manifest::Manifest;
 use crate::nms::non_max_suppression;
 use crate::{Class, DetectError, Detection, ImageView};
 use cubecl::prelude::*;
@@ -75,8 +75,12 @@ impl Detector {
                 model.input_shape()
             )));
         }
-        let levels: Vec<(u32, u32, u32)> =
-            manifest.output.strides.iter().map(|&s| (input.width / s, input.height / s, s)).collect();
+        let levels: Vec<(u32, u32, u32)> = manifest
+            .output
+            .strides
+            .iter()
+            .map(|&s| (input.width / s, input.height / s, s))
+            .collect();
         let anchors: usize = levels.iter().map(|&(x, y, _)| (x * y) as usize).sum();
         let row_len = 5 + manifest.output.num_classes;
         if model.output_shape() != [1, anchors, row_len] {
@@ -89,7 +93,13 @@ impl Detector {
         let classes: Vec<(Class, u32, f32)> = manifest
             .classes
             .iter()
-            .map(|c| (c.name, c.id as u32, config.score_threshold.unwrap_or(c.score_threshold)))
+            .map(|c| {
+                (
+                    c.name,
+                    c.id as u32,
+                    config.score_threshold.unwrap_or(c.score_threshold),
+                )
+            })
             .collect();
         let decode_template = decode::DecodeParams {
             levels,
@@ -148,7 +158,11 @@ impl Detector {
 
     /// Like [`Detector::detect`]; with `sync_stages` the device is synchronised after each
     /// stage so that [`StageTimes`] are meaningful (slightly slower overall).
-    pub fn detect_timed(&mut self, image: &ImageView, sync_stages: bool) -> Result<(Vec<Detection>, StageTimes), DetectError> {
+    pub fn detect_timed(
+        &mut self,
+        image: &ImageView,
+        sync_stages: bool,
+    ) -> Result<(Vec<Detection>, StageTimes), DetectError> {
         let mut times = StageTimes::default();
         let mut clock = Instant::now();
         let mut lap = |slot: &mut Duration, gpu: &Gpu| -> Result<(), DetectError> {
@@ -190,27 +204,22 @@ impl Detector {
     ) -> Result<letterbox::Letterbox, DetectError> {
         let gpu = self.model.gpu().clone();
         let client = gpu.client();
-        let used = image.step() * (image.height() as usize - 1) + image.width() as usize * image.format().channels();
+        let used = image.step() * (image.height() as usize - 1)
+            + image.width() as usize * image.format().channels();
         let words = letterbox::pack_bytes(&image.data()[..used]);
         let src = client.create_from_slice(u32::as_bytes(&words));
         lap(&mut times.upload, &gpu)?;
-        let input = &self.manifest.input;
-        let lb = letterbox::Letterbox::new(
-            image.width(),
-            image.height(),
-            image.step() as u32,
-            image.format(),
-            input.width,
-            input.height,
-            input.letterbox_pad,
-            input.channel_order == ChannelOrder::Bgr,
-        );
+        let lb = letterbox::Letterbox::new(image, &self.manifest.input);
         letterbox::launch(client, &lb, &src, words.len(), self.model.input_buffer());
         lap(&mut times.preprocess, &gpu)?;
         Ok(lb)
     }
 
-    fn decode(&mut self, lb: &letterbox::Letterbox, image: &ImageView) -> Result<Vec<Detection>, DetectError> {
+    fn decode(
+        &mut self,
+        lb: &letterbox::Letterbox,
+        image: &ImageView,
+    ) -> Result<Vec<Detection>, DetectError> {
         let client = self.model.gpu().client();
         let params = decode::DecodeParams {
             scale: lb.scale,
@@ -218,8 +227,16 @@ impl Detector {
             image_height: image.height() as f32,
             ..self.decode_template.clone()
         };
-        decode::launch(client, &params, self.model.output_buffer(), &self.decode_meta, &self.decoded);
-        let bytes = client.read_one(self.decoded.clone()).map_err(|e| DetectError::Device(format!("{e:?}")))?;
+        decode::launch(
+            client,
+            &params,
+            self.model.output_buffer(),
+            &self.decode_meta,
+            &self.decoded,
+        );
+        let bytes = client
+            .read_one(self.decoded.clone())
+            .map_err(|e| DetectError::Device(format!("{e:?}")))?;
         let values = f32::from_bytes(&bytes);
         let row = params.out_row_len();
         let mut candidates = Vec::new();
@@ -227,10 +244,18 @@ impl Detector {
             for (k, &(class, _, _)) in self.classes.iter().enumerate() {
                 let score = anchor[4 + k];
                 if score > 0.0 {
-                    candidates.push(Detection { class, score, bbox: [anchor[0], anchor[1], anchor[2], anchor[3]] });
+                    candidates.push(Detection {
+                        class,
+                        score,
+                        bbox: [anchor[0], anchor[1], anchor[2], anchor[3]],
+                    });
                 }
             }
         }
-        Ok(non_max_suppression(candidates, self.nms_iou, self.manifest.max_detections))
+        Ok(non_max_suppression(
+            candidates,
+            self.nms_iou,
+            self.manifest.max_detections,
+        ))
     }
 }

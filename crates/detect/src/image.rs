@@ -72,7 +72,9 @@ impl<'a> ImageView<'a> {
         }
         let row = width as usize * format.channels();
         if step < row {
-            return Err(bad(format!("step {step} is smaller than width × channels = {row}")));
+            return Err(bad(format!(
+                "step {step} is smaller than width × channels = {row}"
+            )));
         }
         let needed = step * (height as usize - 1) + row;
         if data.len() < needed {
@@ -81,7 +83,13 @@ impl<'a> ImageView<'a> {
                 data.len()
             )));
         }
-        Ok(ImageView { width, height, step, format, data })
+        Ok(ImageView {
+            width,
+            height,
+            step,
+            format,
+            data,
+        })
     }
 
     pub fn width(&self) -> u32 {

@@ -67,9 +67,18 @@ pub enum DetectError {
     #[error("model manifest {origin}: {reason}")]
     Manifest { origin: String, reason: String },
     #[error("model weights {file} not found (looked in: {looked}); download them from {source_url}, then pass --model PATH or set SIGHTLINE_MODELS")]
-    ModelMissing { looked: String, file: String, source_url: String },
+    ModelMissing {
+        looked: String,
+        file: String,
+        source_url: String,
+    },
     #[error("model weights {path}: sha256 {actual} is not the verified {expected}; download the model from {source_url} (or add the digest of a verified export to the manifest)")]
-    ModelChecksum { path: PathBuf, actual: String, expected: String, source_url: String },
+    ModelChecksum {
+        path: PathBuf,
+        actual: String,
+        expected: String,
+        source_url: String,
+    },
     #[error("model does not fit its manifest: {0}")]
     ModelMismatch(String),
     #[error(transparent)]

@@ -61,26 +61,50 @@ pub struct ClassSpec {
 
 impl Manifest {
     pub fn parse(text: &str, origin: &str) -> Result<Manifest, DetectError> {
-        let manifest: Manifest = serde_yaml::from_str(text)
-            .map_err(|e| DetectError::Manifest { origin: origin.to_string(), reason: e.to_string() })?;
+        let manifest: Manifest = serde_yaml::from_str(text).map_err(|e| DetectError::Manifest {
+            origin: origin.to_string(),
+            reason: e.to_string(),
+        })?;
         manifest.validate(origin)?;
         Ok(manifest)
     }
 
     pub fn default_model() -> Manifest {
-        Manifest::parse(DEFAULT_MANIFEST, "models/yolox_nano.yaml").expect("the compiled-in manifest is valid")
+        Manifest::parse(DEFAULT_MANIFEST, "models/yolox_nano.yaml")
+            .expect("the compiled-in manifest is valid")
     }
 
     fn validate(&self, origin: &str) -> Result<(), DetectError> {
-        let bad = |reason: String| Err(DetectError::Manifest { origin: origin.to_string(), reason });
+        let bad = |reason: String| {
+            Err(DetectError::Manifest {
+                origin: origin.to_string(),
+                reason,
+            })
+        };
         if self.input.width == 0 || self.input.height == 0 {
             return bad("input width/height must be positive".into());
         }
-        if self.output.strides.is_empty() || self.output.strides.iter().any(|&s| s == 0 || self.input.width % s != 0 || self.input.height % s != 0) {
-            return bad(format!("strides {:?} must divide the input size", self.output.strides));
+        if self.output.strides.is_empty()
+            || self.output.strides.iter().any(|&s| {
+                s == 0
+                    || !self.input.width.is_multiple_of(s)
+                    || !self.input.height.is_multiple_of(s)
+            })
+        {
+            return bad(format!(
+                "strides {:?} must divide the input size",
+                self.output.strides
+            ));
         }
-        if let Some(c) = self.classes.iter().find(|c| c.id >= self.output.num_classes) {
-            return bad(format!("class id {} >= num_classes {}", c.id, self.output.num_classes));
+        if let Some(c) = self
+            .classes
+            .iter()
+            .find(|c| c.id >= self.output.num_classes)
+        {
+            return bad(format!(
+                "class id {} >= num_classes {}",
+                c.id, self.output.num_classes
+            ));
         }
         if self.classes.is_empty() {
             return bad("no classes".into());
@@ -107,7 +131,11 @@ impl Manifest {
         };
         let Some(path) = candidates.iter().find(|p| p.is_file()) else {
             return Err(DetectError::ModelMissing {
-                looked: candidates.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+                looked: candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 file: self.file.clone(),
                 source_url: self.source.clone(),
             });
@@ -132,7 +160,10 @@ impl Manifest {
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -143,7 +174,14 @@ mod tests {
     fn default_manifest_maps_the_three_classes() {
         let m = Manifest::default_model();
         let ids: Vec<(usize, Class)> = m.classes.iter().map(|c| (c.id, c.name)).collect();
-        assert_eq!(ids, vec![(0, Class::Pedestrian), (9, Class::TrafficLight), (11, Class::StopSign)]);
+        assert_eq!(
+            ids,
+            vec![
+                (0, Class::Pedestrian),
+                (9, Class::TrafficLight),
+                (11, Class::StopSign)
+            ]
+        );
         assert_eq!(m.input.letterbox_pad, 114.0);
     }
 
@@ -151,7 +189,10 @@ mod tests {
     fn bad_manifests_name_the_problem() {
         let text = DEFAULT_MANIFEST.replace("num_classes: 80", "num_classes: 5");
         let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
-        assert!(err.contains("test.yaml") && err.contains("class id 9"), "{err}");
+        assert!(
+            err.contains("test.yaml") && err.contains("class id 9"),
+            "{err}"
+        );
         let text = DEFAULT_MANIFEST.replace("name: pedestrian", "name: cyclist");
         let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
         assert!(err.contains("cyclist"), "{err}");
@@ -162,12 +203,21 @@ mod tests {
         let m = Manifest::default_model();
         let dir = std::env::temp_dir().join(format!("sightline-manifest-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let missing = m.locate_weights(Some(&dir.join("nope.onnx"))).unwrap_err().to_string();
-        assert!(missing.contains("nope.onnx") && missing.contains("releases/download"), "{missing}");
+        let missing = m
+            .locate_weights(Some(&dir.join("nope.onnx")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("nope.onnx") && missing.contains("releases/download"),
+            "{missing}"
+        );
         let wrong = dir.join("yolox_nano.onnx");
         std::fs::write(&wrong, b"not a model").unwrap();
         let err = m.locate_weights(Some(&wrong)).unwrap_err().to_string();
-        assert!(err.contains("sha256") && err.contains("releases/download"), "{err}");
+        assert!(
+            err.contains("sha256") && err.contains("releases/download"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

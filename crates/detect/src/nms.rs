@@ -19,14 +19,20 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
 /// Keeps, per class, each box that overlaps no higher-scoring kept box by more than
 /// `iou_threshold`; returns at most `max_detections`, highest score first. Ties are
 /// broken by input order so the result is deterministic.
-pub fn non_max_suppression(mut candidates: Vec<Detection>, iou_threshold: f32, max_detections: usize) -> Vec<Detection> {
+pub fn non_max_suppression(
+    mut candidates: Vec<Detection>,
+    iou_threshold: f32,
+    max_detections: usize,
+) -> Vec<Detection> {
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::new();
     for c in candidates {
         if kept.len() == max_detections {
             break;
         }
-        let suppressed = kept.iter().any(|k| k.class == c.class && iou(&k.bbox, &c.bbox) > iou_threshold);
+        let suppressed = kept
+            .iter()
+            .any(|k| k.class == c.class && iou(&k.bbox, &c.bbox) > iou_threshold);
         if !suppressed {
             kept.push(c);
         }
@@ -67,7 +73,15 @@ mod tests {
 
     #[test]
     fn caps_the_number_of_outputs() {
-        let many = (0..50).map(|i| det(Class::TrafficLight, i as f32 / 50.0, [i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0])).collect();
+        let many = (0..50)
+            .map(|i| {
+                det(
+                    Class::TrafficLight,
+                    i as f32 / 50.0,
+                    [i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0],
+                )
+            })
+            .collect();
         assert_eq!(non_max_suppression(many, 0.65, 7).len(), 7);
     }
 }

@@ -48,15 +48,23 @@ impl DeviceChoice {
     }
 
     pub fn open(self) -> Result<Gpu, EngineError> {
-        let unavailable = |reason: String| EngineError::Device { requested: format!("{self:?}").to_lowercase(), reason };
+        let unavailable = |reason: String| EngineError::Device {
+            requested: format!("{self:?}").to_lowercase(),
+            reason,
+        };
         let device = match self {
             DeviceChoice::Cuda => Device::cuda(0).map_err(|e| unavailable(e.to_string()))?,
-            DeviceChoice::Vulkan => [WgpuDeviceKind::DiscreteGpu(0), WgpuDeviceKind::IntegratedGpu(0)]
-                .into_iter()
-                .find_map(|kind| Device::wgpu(kind).ok())
-                .ok_or_else(|| unavailable("no GPU adapter found by wgpu".into()))?,
+            DeviceChoice::Vulkan => [
+                WgpuDeviceKind::DiscreteGpu(0),
+                WgpuDeviceKind::IntegratedGpu(0),
+            ]
+            .into_iter()
+            .find_map(|kind| Device::wgpu(kind).ok())
+            .ok_or_else(|| unavailable("no GPU adapter found by wgpu".into()))?,
             DeviceChoice::Cpu => Device::vulkan(WgpuDeviceKind::Cpu).map_err(|e| {
-                unavailable(format!("{e} (install a software Vulkan driver, e.g. Debian's mesa-vulkan-drivers)"))
+                unavailable(format!(
+                    "{e} (install a software Vulkan driver, e.g. Debian's mesa-vulkan-drivers)"
+                ))
             })?,
             DeviceChoice::Auto => Device::cuda(0)
                 .or_else(|_| Device::wgpu(WgpuDeviceKind::DiscreteGpu(0)))
@@ -65,7 +73,11 @@ impl DeviceChoice {
                 .map_err(|e| unavailable(format!("no compute device found: {e}")))?,
         };
         let client = device.client();
-        Ok(Gpu { name: client.name().to_string(), device, client })
+        Ok(Gpu {
+            name: client.name().to_string(),
+            device,
+            client,
+        })
     }
 }
 
@@ -93,6 +105,7 @@ impl Gpu {
 
     /// Waits until every launched kernel has finished.
     pub fn sync(&self) -> Result<(), EngineError> {
-        cubecl::future::block_on(self.client.sync()).map_err(|e| EngineError::Execution(format!("{e:?}")))
+        cubecl::future::block_on(self.client.sync())
+            .map_err(|e| EngineError::Execution(format!("{e:?}")))
     }
 }

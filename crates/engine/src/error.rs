@@ -15,10 +15,22 @@ pub enum EngineError {
         #[source]
         source: prost::DecodeError,
     },
-    #[error("unsupported ONNX op {op_type} (node {node:?}, opset {opset}); supported: {supported}")]
-    UnsupportedOp { op_type: String, node: String, opset: i64, supported: &'static str },
+    #[error(
+        "unsupported ONNX op {op_type} (node {node:?}, opset {opset}); supported: {supported}"
+    )]
+    UnsupportedOp {
+        op_type: String,
+        node: String,
+        opset: i64,
+        supported: &'static str,
+    },
     #[error("{op_type} node {node:?} (opset {opset}): {reason}")]
-    Unsupported { op_type: String, node: String, opset: i64, reason: String },
+    Unsupported {
+        op_type: String,
+        node: String,
+        opset: i64,
+        reason: String,
+    },
     #[error("malformed model: {0}")]
     Malformed(String),
     #[error("device {requested:?} unavailable: {reason}")]
@@ -26,5 +38,9 @@ pub enum EngineError {
     #[error("kernel execution failed: {0}")]
     Execution(String),
     #[error("input has {actual} values, the model takes {expected} ({shape:?})")]
-    InputSize { expected: usize, actual: usize, shape: Vec<usize> },
+    InputSize {
+        expected: usize,
+        actual: usize,
+        shape: Vec<usize>,
+    },
 }

@@ -2,7 +2,9 @@
 //! tensors share buffers when their lifetimes do not overlap), weights are uploaded
 //! once, and a run is a fixed list of kernel launches with no host work in between.
 
-use crate::kernels::{self, conv::ConvParams, copy, copy::CopyParams, copy::StridedView, copy::RANK};
+use crate::kernels::{
+    self, conv::ConvParams, copy, copy::CopyParams, copy::StridedView, copy::RANK,
+};
 use crate::onnx::{self, Graph, Op, ValueId};
 use crate::{EngineError, Gpu};
 use cubecl::prelude::*;
@@ -13,9 +15,20 @@ use std::time::{Duration, Instant};
 type BufferId = usize;
 
 enum Kernel {
-    Conv { params: ConvParams, weight: Handle, bias: Handle },
-    Elementwise { op: kernels::elementwise::ElementwiseOp, len: usize, binary: bool },
-    Copy { params: CopyParams, meta: Handle },
+    Conv {
+        params: ConvParams,
+        weight: Handle,
+        bias: Handle,
+    },
+    Elementwise {
+        op: kernels::elementwise::ElementwiseOp,
+        len: usize,
+        binary: bool,
+    },
+    Copy {
+        params: CopyParams,
+        meta: Handle,
+    },
     MaxPool(kernels::pool::MaxPoolParams),
     Resize(kernels::resize::ResizeParams),
 }
@@ -51,9 +64,15 @@ pub struct Model {
 impl Model {
     /// Reads, checks, plans and uploads an ONNX model.
     pub fn load(path: &Path, gpu: &Gpu) -> Result<Model, EngineError> {
-        let bytes = std::fs::read(path).map_err(|source| EngineError::Read { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let proto = <crate::proto::ModelProto as prost::Message>::decode(bytes.as_slice())
-            .map_err(|source| EngineError::Decode { path: path.to_path_buf(), source })?;
+            .map_err(|source| EngineError::Decode {
+                path: path.to_path_buf(),
+                source,
+            })?;
         let graph = onnx::build_graph(&proto)?;
         plan(&graph, gpu)
     }
@@ -97,7 +116,11 @@ impl Model {
     /// Uploads a host tensor as the input.
     pub fn write_input(&mut self, values: &[f32]) -> Result<(), EngineError> {
         if values.len() != self.input_len() {
-            return Err(EngineError::InputSize { expected: self.input_len(), actual: values.len(), shape: self.input.1.clone() });
+            return Err(EngineError::InputSize {
+                expected: self.input_len(),
+                actual: values.len(),
+                shape: self.input.1.clone(),
+            });
         }
         self.buffers[self.input.0] = self.gpu.client().create_from_slice(f32::as_bytes(values));
         Ok(())
@@ -122,7 +145,12 @@ impl Model {
                 Kernel::Conv { params, .. } => params.flops(),
                 _ => 0.0,
             };
-            timings.push(StepTiming { node: step.name.clone(), op_type: step.op_type, duration: start.elapsed(), flops });
+            timings.push(StepTiming {
+                node: step.name.clone(),
+                op_type: step.op_type,
+                duration: start.elapsed(),
+                flops,
+            });
         }
         Ok(timings)
     }
@@ -153,7 +181,11 @@ impl Model {
         let b = |i: usize| &self.buffers[step.inputs[i]];
         let out = &self.buffers[step.output];
         match &step.kernel {
-            Kernel::Conv { params, weight, bias } => kernels::conv::launch(client, params, b(0), weight, bias, out),
+            Kernel::Conv {
+                params,
+                weight,
+                bias,
+            } => kernels::conv::launch(client, params, b(0), weight, bias, out),
             Kernel::Elementwise { op, len, binary } => {
                 let second = if *binary { b(1) } else { b(0) };
                 kernels::elementwise::launch(client, *op, b(0), second, out, *len)
@@ -193,7 +225,12 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
     let mut free: Vec<BufferId> = Vec::new();
     let mut buffer_of = vec![usize::MAX; n_values];
     let allocate = |len: usize, sizes: &mut Vec<usize>, free: &mut Vec<BufferId>| -> BufferId {
-        let best = free.iter().enumerate().filter(|(_, &b)| sizes[b] >= len).min_by_key(|(_, &b)| sizes[b]).map(|(i, _)| i);
+        let best = free
+            .iter()
+            .enumerate()
+            .filter(|(_, &b)| sizes[b] >= len)
+            .min_by_key(|(_, &b)| sizes[b])
+            .map(|(i, _)| i);
         match best {
             Some(i) => free.swap_remove(i),
             None => {
@@ -216,7 +253,13 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
         let in_shape = |k: usize| graph.values[node.inputs[k]].shape.as_slice();
         let out_shape = graph.values[node.output].shape.as_slice();
         let mut push = |kernel: Kernel, inputs: Vec<BufferId>| {
-            steps.push(Step { name: node.name.clone(), op_type: node.op.type_name(), kernel, inputs, output })
+            steps.push(Step {
+                name: node.name.clone(),
+                op_type: node.op.type_name(),
+                kernel,
+                inputs,
+                output,
+            })
         };
         match &node.op {
             Op::Conv(conv) => push(
@@ -227,9 +270,14 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                 },
                 inputs,
             ),
-            Op::Elementwise(op) => {
-                push(Kernel::Elementwise { op: *op, len: len_of(node.output), binary: op.is_binary() }, inputs)
-            }
+            Op::Elementwise(op) => push(
+                Kernel::Elementwise {
+                    op: *op,
+                    len: len_of(node.output),
+                    binary: op.is_binary(),
+                },
+                inputs,
+            ),
             Op::MaxPool(p) => push(Kernel::MaxPool(p.params), inputs),
             Op::Resize(r) => {
                 let s = in_shape(0);
@@ -251,22 +299,44 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                     view.offset += a.start * strides[lead + d];
                     view.strides[lead + d] = a.step as usize * strides[lead + d];
                 }
-                let params = copy_params(padded(out_shape), view, None, len_of(node.inputs[0]), len_of(node.output))?;
-                push(Kernel::Copy { meta: copy::upload_meta(client, &params), params }, inputs)
+                let params = copy_params(
+                    padded(out_shape),
+                    view,
+                    None,
+                    len_of(node.inputs[0]),
+                    len_of(node.output),
+                )?;
+                push(
+                    Kernel::Copy {
+                        meta: copy::upload_meta(client, &params),
+                        params,
+                    },
+                    inputs,
+                )
             }
             Op::Transpose(t) => {
                 let src_strides = copy::contiguous_strides(padded(in_shape(0)));
                 let lead = RANK - t.perm.len();
                 let mut strides = [0; RANK];
-                for d in 0..lead {
-                    strides[d] = src_strides[d];
-                }
+                strides[..lead].copy_from_slice(&src_strides[..lead]);
                 for (d, &p) in t.perm.iter().enumerate() {
                     strides[lead + d] = src_strides[lead + p];
                 }
                 let view = StridedView { offset: 0, strides };
-                let params = copy_params(padded(out_shape), view, None, len_of(node.inputs[0]), len_of(node.output))?;
-                push(Kernel::Copy { meta: copy::upload_meta(client, &params), params }, inputs)
+                let params = copy_params(
+                    padded(out_shape),
+                    view,
+                    None,
+                    len_of(node.inputs[0]),
+                    len_of(node.output),
+                )?;
+                push(
+                    Kernel::Copy {
+                        meta: copy::upload_meta(client, &params),
+                        params,
+                    },
+                    inputs,
+                )
             }
             Op::Concat(c) => {
                 let out_strides = copy::contiguous_strides(padded(out_shape));
@@ -274,11 +344,29 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                 let mut at = 0;
                 for (k, &buffer) in inputs.iter().enumerate() {
                     let shape = padded(in_shape(k));
-                    let src = StridedView { offset: 0, strides: copy::contiguous_strides(shape) };
-                    let dst = StridedView { offset: at * out_strides[axis], strides: out_strides };
-                    let params = copy_params(shape, src, Some(dst), len_of(node.inputs[k]), len_of(node.output))?;
+                    let src = StridedView {
+                        offset: 0,
+                        strides: copy::contiguous_strides(shape),
+                    };
+                    let dst = StridedView {
+                        offset: at * out_strides[axis],
+                        strides: out_strides,
+                    };
+                    let params = copy_params(
+                        shape,
+                        src,
+                        Some(dst),
+                        len_of(node.inputs[k]),
+                        len_of(node.output),
+                    )?;
                     at += shape[axis];
-                    push(Kernel::Copy { meta: copy::upload_meta(client, &params), params }, vec![buffer]);
+                    push(
+                        Kernel::Copy {
+                            meta: copy::upload_meta(client, &params),
+                            params,
+                        },
+                        vec![buffer],
+                    );
                 }
             }
             Op::Reshape => unreachable!("handled above"),
@@ -291,13 +379,22 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
         }
     }
 
-    let buffers = sizes.iter().map(|&len| client.empty(len.max(1) * 4)).collect();
+    let buffers = sizes
+        .iter()
+        .map(|&len| client.empty(len.max(1) * 4))
+        .collect();
     Ok(Model {
         gpu: gpu.clone(),
         buffers,
         steps,
-        input: (buffer_of[graph.input], graph.values[graph.input].shape.clone()),
-        output: (buffer_of[root[graph.output]], graph.values[graph.output].shape.clone()),
+        input: (
+            buffer_of[graph.input],
+            graph.values[graph.input].shape.clone(),
+        ),
+        output: (
+            buffer_of[root[graph.output]],
+            graph.values[graph.output].shape.clone(),
+        ),
     })
 }
 
@@ -316,11 +413,22 @@ fn copy_params(
     src_len: usize,
     dst_len: usize,
 ) -> Result<CopyParams, EngineError> {
-    let dst = dst.unwrap_or(StridedView { offset: 0, strides: copy::contiguous_strides(shape) });
-    let params = CopyParams { shape, src, dst, src_len, dst_len };
+    let dst = dst.unwrap_or(StridedView {
+        offset: 0,
+        strides: copy::contiguous_strides(shape),
+    });
+    let params = CopyParams {
+        shape,
+        src,
+        dst,
+        src_len,
+        dst_len,
+    };
     let inside = |view: &StridedView, len: usize| params.last_index(view).is_none_or(|i| i < len);
     if !inside(&params.src, src_len) || !inside(&params.dst, dst_len) {
-        return Err(EngineError::Malformed(format!("copy {params:?} leaves its buffers")));
+        return Err(EngineError::Malformed(format!(
+            "copy {params:?} leaves its buffers"
+        )));
     }
     Ok(params)
 }

@@ -28,7 +28,10 @@ pub struct DecodeParams {
 
 impl DecodeParams {
     pub fn anchors(&self) -> usize {
-        self.levels.iter().map(|&(gx, gy, _)| (gx * gy) as usize).sum()
+        self.levels
+            .iter()
+            .map(|&(gx, gy, _)| (gx * gy) as usize)
+            .sum()
     }
 
     pub fn out_row_len(&self) -> usize {
@@ -178,7 +181,9 @@ mod tests {
 
     #[test]
     fn matches_reference() {
-        let gpu = sightline_engine::DeviceChoice::test_default().open().expect("device");
+        let gpu = sightline_engine::DeviceChoice::test_default()
+            .open()
+            .expect("device");
         let client = gpu.client();
         let mut rng = rand::rng();
         for (levels, scale) in [
@@ -194,7 +199,13 @@ mod tests {
                 image_height: 427.0,
             };
             let raw: Vec<f32> = (0..p.anchors() * 85)
-                .map(|i| if i % 85 < 4 { rng.random_range(-2.0..2.0) } else { rng.random_range(0.0..1.0) })
+                .map(|i| {
+                    if i % 85 < 4 {
+                        rng.random_range(-2.0..2.0)
+                    } else {
+                        rng.random_range(0.0..1.0)
+                    }
+                })
                 .collect();
             let raw_h = client.create_from_slice(f32::as_bytes(&raw));
             let out = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; p.output_len()]));
@@ -207,7 +218,11 @@ mod tests {
                 diff += ((g - w) as f64).powi(2);
                 norm += (*w as f64).powi(2);
             }
-            assert!((diff / norm).sqrt() < 1e-5, "relative L2 error {}", (diff / norm).sqrt());
+            assert!(
+                (diff / norm).sqrt() < 1e-5,
+                "relative L2 error {}",
+                (diff / norm).sqrt()
+            );
         }
     }
 }

@@ -3,7 +3,8 @@
 //! channel reorder, u8 → f32, planar NCHW layout, constant padding right and below.
 
 use super::{cube_count, CUBE_SIZE};
-use crate::PixelFormat;
+use crate::manifest::{ChannelOrder, InputSpec};
+use crate::{ImageView, PixelFormat};
 
 use cubecl::prelude::*;
 use cubecl::server::Handle;
@@ -29,12 +30,33 @@ pub struct Letterbox {
 }
 
 impl Letterbox {
-    pub fn new(src_width: u32, src_height: u32, src_step: u32, format: PixelFormat, dst_width: u32, dst_height: u32, pad_value: f32, bgr: bool) -> Letterbox {
-        let scale = (dst_width as f32 / src_width as f32).min(dst_height as f32 / src_height as f32);
+    /// The letterbox of `image` into the model input described by `input`.
+    pub fn new(image: &ImageView, input: &InputSpec) -> Letterbox {
+        let (src_width, src_height, format) = (image.width(), image.height(), image.format());
+        let src_step = image.step() as u32;
+        let (dst_width, dst_height) = (input.width, input.height);
+        let (pad_value, bgr) = (
+            input.letterbox_pad,
+            input.channel_order == ChannelOrder::Bgr,
+        );
+        let scale =
+            (dst_width as f32 / src_width as f32).min(dst_height as f32 / src_height as f32);
         // As YOLOX's reference pre-processing: int(w * r), int(h * r), at least one pixel.
         let resized_width = ((src_width as f32 * scale) as u32).clamp(1, dst_width);
         let resized_height = ((src_height as f32 * scale) as u32).clamp(1, dst_height);
-        Letterbox { src_width, src_height, src_step, format, dst_width, dst_height, resized_width, resized_height, scale, pad_value, bgr }
+        Letterbox {
+            src_width,
+            src_height,
+            src_step,
+            format,
+            dst_width,
+            dst_height,
+            resized_width,
+            resized_height,
+            scale,
+            pad_value,
+            bgr,
+        }
     }
 
     pub fn output_len(&self) -> usize {
@@ -199,7 +221,10 @@ pub fn launch(client: &Client, p: &Letterbox, src: &Handle, src_words: usize, ds
 pub fn reference(p: &Letterbox, data: &[u8]) -> Vec<f32> {
     let plane = (p.dst_width * p.dst_height) as usize;
     let mut out = vec![p.pad_value; 3 * plane];
-    let (sx, sy) = (p.src_width as f32 / p.resized_width as f32, p.src_height as f32 / p.resized_height as f32);
+    let (sx, sy) = (
+        p.src_width as f32 / p.resized_width as f32,
+        p.src_height as f32 / p.resized_height as f32,
+    );
     let ch = p.format.channels();
     let clamp = |f: f32, max: usize| -> (usize, f32) {
         let (mut i, mut a) = (f.floor(), f - f.floor());
@@ -220,10 +245,13 @@ pub fn reference(p: &Letterbox, data: &[u8]) -> Vec<f32> {
             let xb = (xa + 1).min(p.src_width as usize - 1);
             let yb = (ya + 1).min(p.src_height as usize - 1);
             for (k, &c) in p.source_channels().iter().enumerate() {
-                let px = |xx: usize, yy: usize| data[yy * p.src_step as usize + xx * ch + c as usize] as f32;
+                let px = |xx: usize, yy: usize| {
+                    data[yy * p.src_step as usize + xx * ch + c as usize] as f32
+                };
                 let top = px(xa, ya) + (px(xb, ya) - px(xa, ya)) * ax;
                 let bottom = px(xa, yb) + (px(xb, yb) - px(xa, yb)) * ax;
-                out[k * plane + y * p.dst_width as usize + x] = (top + (bottom - top) * ay + 0.5).floor();
+                out[k * plane + y * p.dst_width as usize + x] =
+                    (top + (bottom - top) * ay + 0.5).floor();
             }
         }
     }
@@ -237,7 +265,9 @@ mod tests {
 
     #[test]
     fn matches_reference_for_every_format_and_odd_sizes() {
-        let gpu = sightline_engine::DeviceChoice::test_default().open().expect("device");
+        let gpu = sightline_engine::DeviceChoice::test_default()
+            .open()
+            .expect("device");
         let client = gpu.client();
         let mut rng = rand::rng();
         let cases = [
@@ -252,19 +282,40 @@ mod tests {
             let step = w * format.channels() as u32 + extra;
             let data: Vec<u8> = (0..step * h).map(|_| rng.random()).collect();
             for (dw, dh) in [(32u32, 32u32), (64, 40), (16, 24)] {
-                let p = Letterbox::new(w, h, step, format, dw, dh, 114.0, true);
+                let input = InputSpec {
+                    width: dw,
+                    height: dh,
+                    channel_order: ChannelOrder::Bgr,
+                    value_range: [0.0, 255.0],
+                    letterbox_pad: 114.0,
+                };
+                let view = ImageView::new(w, h, step as usize, format, &data).expect("view");
+                let p = Letterbox::new(&view, &input);
                 let words = pack_bytes(&data);
                 let src = client.create_from_slice(u32::as_bytes(&words));
                 let dst = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; p.output_len()]));
                 launch(client, &p, &src, words.len(), &dst);
                 let got = f32::from_bytes(&client.read_one(dst).expect("read")).to_vec();
                 let want = reference(&p, &data);
-                assert!(got.iter().all(|v| v.is_finite()), "{p:?}: unwritten element");
+                assert!(
+                    got.iter().all(|v| v.is_finite()),
+                    "{p:?}: unwritten element"
+                );
                 // Rounding to integers can flip by one where the exact value sits at .5
                 // and the device's fma differs in the last bit; anything else is a bug.
-                let off: Vec<usize> = (0..got.len()).filter(|&i| (got[i] - want[i]).abs() > 0.0).collect();
-                assert!(off.iter().all(|&i| (got[i] - want[i]).abs() <= 1.0), "{p:?}: differs by more than 1");
-                assert!(off.len() * 1000 <= got.len(), "{p:?}: {} of {} values differ", off.len(), got.len());
+                let off: Vec<usize> = (0..got.len())
+                    .filter(|&i| (got[i] - want[i]).abs() > 0.0)
+                    .collect();
+                assert!(
+                    off.iter().all(|&i| (got[i] - want[i]).abs() <= 1.0),
+                    "{p:?}: differs by more than 1"
+                );
+                assert!(
+                    off.len() * 1000 <= got.len(),
+                    "{p:?}: {} of {} values differ",
+                    off.len(),
+                    got.len()
+                );
             }
         }
     }

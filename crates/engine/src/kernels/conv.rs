@@ -31,7 +31,10 @@ impl ConvParams {
     /// (the only padding the planner accepts).
     pub fn out_size(&self) -> (usize, usize) {
         let out = |size: usize, pad: usize| (size + 2 * pad - self.kernel) / self.stride + 1;
-        (out(self.in_height, self.pad_top), out(self.in_width, self.pad_left))
+        (
+            out(self.in_height, self.pad_top),
+            out(self.in_width, self.pad_left),
+        )
     }
 
     pub fn output_len(&self) -> usize {
@@ -49,16 +52,26 @@ impl ConvParams {
             * (self.in_channels / self.groups * self.kernel * self.kernel) as f64
     }
 
-    /// Output channels per thread: the largest of 8, 4, 2, 1 that divides the
+    /// Output channels per thread: the largest of 16, 8, 4, 2, 1 that divides the
     /// channels of one group.
     fn channel_block(&self) -> usize {
         let per_group = self.out_channels / self.groups;
-        [8, 4, 2, 1].into_iter().find(|b| per_group % b == 0).unwrap_or(1)
+        [16, 8, 4, 2, 1]
+            .into_iter()
+            .find(|&b| per_group.is_multiple_of(b))
+            .unwrap_or(1)
+    }
+
+    /// Pixels per thread along x: wide for depthwise convolutions, whose single output
+    /// channel per group leaves only pixels to reuse loads across.
+    fn pixel_block(&self) -> usize {
+        if self.channel_block() == 1 {
+            8
+        } else {
+            4
+        }
     }
 }
-
-/// Pixels per thread along x.
-const PIXEL_BLOCK: usize = 4;
 
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
@@ -166,10 +179,18 @@ fn conv2d_kernel<F: Float>(
 
 /// Launches one convolution. `weight` is ONNX's `[out, in/groups, k, k]`, `bias` has
 /// `out_channels` values; `output` must hold [`ConvParams::output_len`] values.
-pub fn launch(client: &Client, p: &ConvParams, input: &Handle, weight: &Handle, bias: &Handle, output: &Handle) {
+pub fn launch(
+    client: &Client,
+    p: &ConvParams,
+    input: &Handle,
+    weight: &Handle,
+    bias: &Handle,
+    output: &Handle,
+) {
     let (oh, ow) = p.out_size();
     let cob = p.channel_block();
-    let threads = p.batch * (p.out_channels / cob) * oh * ow.div_ceil(PIXEL_BLOCK);
+    let px = p.pixel_block();
+    let threads = p.batch * (p.out_channels / cob) * oh * ow.div_ceil(px);
     let input_len = p.batch * p.in_channels * p.in_height * p.in_width;
     // SAFETY: the planner checked the shapes (channels divisible by groups, padding
     // symmetric, output non-empty), so every index the kernel forms is inside the
@@ -196,7 +217,7 @@ pub fn launch(client: &Client, p: &ConvParams, input: &Handle, weight: &Handle, 
             p.kernel,
             p.stride,
             cob,
-            PIXEL_BLOCK,
+            px,
             p.silu,
         )
     }
@@ -219,10 +240,15 @@ pub fn reference(p: &ConvParams, input: &[f32], weight: &[f32], bias: &[f32]) ->
                             for kx in 0..p.kernel {
                                 let iy = (oy * p.stride + ky) as isize - p.pad_top as isize;
                                 let ix = (ox * p.stride + kx) as isize - p.pad_left as isize;
-                                if iy < 0 || ix < 0 || iy >= p.in_height as isize || ix >= p.in_width as isize {
+                                if iy < 0
+                                    || ix < 0
+                                    || iy >= p.in_height as isize
+                                    || ix >= p.in_width as isize
+                                {
                                     continue;
                                 }
-                                let xi = ((n * p.in_channels + g * cin_g + ci) * p.in_height + iy as usize)
+                                let xi = ((n * p.in_channels + g * cin_g + ci) * p.in_height
+                                    + iy as usize)
                                     * p.in_width
                                     + ix as usize;
                                 let wi = ((co * cin_g + ci) * p.kernel + ky) * p.kernel + kx;
@@ -252,11 +278,32 @@ mod tests {
         let weight = random_vec(p.weight_len(), 0.5);
         let bias = random_vec(p.out_channels, 0.5);
         let out = bed.poisoned(p.output_len());
-        launch(&bed.client, &p, &bed.upload(&input), &bed.upload(&weight), &bed.upload(&bias), &out);
-        assert_close(&bed.download(&out), &reference(&p, &input, &weight, &bias), &format!("{p:?}"));
+        launch(
+            &bed.client,
+            &p,
+            &bed.upload(&input),
+            &bed.upload(&weight),
+            &bed.upload(&bias),
+            &out,
+        );
+        assert_close(
+            &bed.download(&out),
+            &reference(&p, &input, &weight, &bias),
+            &format!("{p:?}"),
+        );
     }
 
-    fn params(cin: usize, h: usize, w: usize, cout: usize, kernel: usize, stride: usize, pad: usize, groups: usize) -> ConvParams {
+    #[allow(clippy::too_many_arguments)]
+    fn params(
+        cin: usize,
+        h: usize,
+        w: usize,
+        cout: usize,
+        kernel: usize,
+        stride: usize,
+        pad: usize,
+        groups: usize,
+    ) -> ConvParams {
         ConvParams {
             batch: 1,
             in_channels: cin,
@@ -277,7 +324,14 @@ mod tests {
         let bed = TestBed::new();
         check(&bed, params(3, 7, 9, 5, 1, 1, 0, 1));
         check(&bed, params(16, 13, 13, 24, 1, 1, 0, 1));
-        check(&bed, ConvParams { silu: true, batch: 2, ..params(8, 5, 11, 8, 1, 1, 0, 1) });
+        check(
+            &bed,
+            ConvParams {
+                silu: true,
+                batch: 2,
+                ..params(8, 5, 11, 8, 1, 1, 0, 1)
+            },
+        );
     }
 
     #[test]
@@ -286,14 +340,26 @@ mod tests {
         check(&bed, params(12, 17, 15, 16, 3, 1, 1, 1));
         check(&bed, params(4, 16, 19, 6, 3, 2, 1, 1));
         check(&bed, params(3, 9, 10, 7, 3, 1, 0, 1));
-        check(&bed, ConvParams { silu: true, ..params(5, 11, 6, 4, 5, 2, 2, 1) });
+        check(
+            &bed,
+            ConvParams {
+                silu: true,
+                ..params(5, 11, 6, 4, 5, 2, 2, 1)
+            },
+        );
     }
 
     #[test]
     fn grouped_and_depthwise() {
         let bed = TestBed::new();
         check(&bed, params(16, 13, 14, 16, 3, 1, 1, 16));
-        check(&bed, ConvParams { silu: true, ..params(24, 15, 9, 24, 3, 2, 1, 24) });
+        check(
+            &bed,
+            ConvParams {
+                silu: true,
+                ..params(24, 15, 9, 24, 3, 2, 1, 24)
+            },
+        );
         check(&bed, params(12, 8, 7, 18, 3, 1, 1, 3));
     }
 }

@@ -42,7 +42,12 @@ impl CopyParams {
         if self.is_empty() {
             return None;
         }
-        Some(view.offset + (0..RANK).map(|d| (self.shape[d] - 1) * view.strides[d]).sum::<usize>())
+        Some(
+            view.offset
+                + (0..RANK)
+                    .map(|d| (self.shape[d] - 1) * view.strides[d])
+                    .sum::<usize>(),
+        )
     }
 }
 
@@ -145,16 +150,28 @@ mod tests {
         let ss = contiguous_strides(src_shape);
         let slice = CopyParams {
             shape: [1, 3, 4, 6],
-            src: StridedView { offset: ss[2], strides: [ss[0], ss[1], 2 * ss[2], 2 * ss[3]] },
-            dst: StridedView { offset: 0, strides: contiguous_strides([1, 3, 4, 6]) },
+            src: StridedView {
+                offset: ss[2],
+                strides: [ss[0], ss[1], 2 * ss[2], 2 * ss[3]],
+            },
+            dst: StridedView {
+                offset: 0,
+                strides: contiguous_strides([1, 3, 4, 6]),
+            },
             src_len: 3 * 9 * 11,
             dst_len: 3 * 4 * 6,
         };
         // Transpose [1, 5, 7] -> [1, 7, 5].
         let transpose = CopyParams {
             shape: [1, 1, 7, 5],
-            src: StridedView { offset: 0, strides: [35, 35, 1, 7] },
-            dst: StridedView { offset: 0, strides: contiguous_strides([1, 1, 7, 5]) },
+            src: StridedView {
+                offset: 0,
+                strides: [35, 35, 1, 7],
+            },
+            dst: StridedView {
+                offset: 0,
+                strides: contiguous_strides([1, 1, 7, 5]),
+            },
             src_len: 35,
             dst_len: 35,
         };
@@ -163,7 +180,13 @@ mod tests {
             let mut expected = vec![f32::NAN; p.dst_len];
             reference(&p, &src, &mut expected);
             let out = bed.poisoned(p.dst_len);
-            launch(&bed.client, &p, &upload_meta(&bed.client, &p), &bed.upload(&src), &out);
+            launch(
+                &bed.client,
+                &p,
+                &upload_meta(&bed.client, &p),
+                &bed.upload(&src),
+                &out,
+            );
             assert_close(&bed.download(&out), &expected, &format!("{p:?}"));
         }
         // Concat along axis 1 of two [2, 3, 4] and [2, 5, 4] into [2, 8, 4].
@@ -175,13 +198,25 @@ mod tests {
         for (part, c) in [(&a, 3usize), (&b, 5usize)] {
             let p = CopyParams {
                 shape: [1, 2, c, 4],
-                src: StridedView { offset: 0, strides: contiguous_strides([1, 2, c, 4]) },
-                dst: StridedView { offset: channel * dst_strides[2], strides: dst_strides },
+                src: StridedView {
+                    offset: 0,
+                    strides: contiguous_strides([1, 2, c, 4]),
+                },
+                dst: StridedView {
+                    offset: channel * dst_strides[2],
+                    strides: dst_strides,
+                },
                 src_len: part.len(),
                 dst_len: 64,
             };
             reference(&p, part, &mut expected);
-            launch(&bed.client, &p, &upload_meta(&bed.client, &p), &bed.upload(part), &out);
+            launch(
+                &bed.client,
+                &p,
+                &upload_meta(&bed.client, &p),
+                &bed.upload(part),
+                &out,
+            );
             channel += c;
         }
         assert_close(&bed.download(&out), &expected, "concat");

@@ -37,13 +37,7 @@ pub(crate) fn sigmoid<F: Float>(x: F) -> F {
 }
 
 #[cube(launch_unchecked)]
-fn elementwise_kernel<F: Float>(
-    a: &[F],
-    b: &[F],
-    output: &mut [F],
-    len: u32,
-    #[comptime] op: u32,
-) {
+fn elementwise_kernel<F: Float>(a: &[F], b: &[F], output: &mut [F], len: u32, #[comptime] op: u32) {
     let i = linear_index();
     if i < len as usize {
         let x = a[i];
@@ -61,7 +55,14 @@ fn elementwise_kernel<F: Float>(
 
 /// `output[i] = op(a[i], b[i])` for `len` elements. For unary ops `b` may be any buffer
 /// (it is bound but not read).
-pub fn launch(client: &Client, op: ElementwiseOp, a: &Handle, b: &Handle, output: &Handle, len: usize) {
+pub fn launch(
+    client: &Client,
+    op: ElementwiseOp,
+    a: &Handle,
+    b: &Handle,
+    output: &Handle,
+    len: usize,
+) {
     // SAFETY: every index is checked against `len`, and the caller guarantees that all
     // three buffers hold at least `len` f32 values (the planner sizes them so).
     unsafe {
@@ -99,14 +100,23 @@ mod tests {
     #[test]
     fn every_op_matches_cpu_reference() {
         let bed = TestBed::new();
-        for op in [ElementwiseOp::Add, ElementwiseOp::Mul, ElementwiseOp::Sigmoid, ElementwiseOp::Silu] {
+        for op in [
+            ElementwiseOp::Add,
+            ElementwiseOp::Mul,
+            ElementwiseOp::Sigmoid,
+            ElementwiseOp::Silu,
+        ] {
             for len in [1usize, 63, 64, 1000, 70_001] {
                 let a = random_vec(len, 8.0);
                 let b = random_vec(len, 8.0);
                 let (ha, hb) = (bed.upload(&a), bed.upload(&b));
                 let out = bed.poisoned(len);
                 launch(&bed.client, op, &ha, &hb, &out, len);
-                assert_close(&bed.download(&out), &reference(op, &a, &b), &format!("{op:?} len {len}"));
+                assert_close(
+                    &bed.download(&out),
+                    &reference(op, &a, &b),
+                    &format!("{op:?} len {len}"),
+                );
             }
         }
     }

@@ -109,8 +109,15 @@ mod tests {
                         for kx in 0..p.kernel {
                             let iy = (oy * p.stride + ky) as isize - p.pad as isize;
                             let ix = (ox * p.stride + kx) as isize - p.pad as isize;
-                            if iy >= 0 && ix >= 0 && (iy as usize) < p.in_height && (ix as usize) < p.in_width {
-                                best = best.max(input[(plane * p.in_height + iy as usize) * p.in_width + ix as usize]);
+                            if iy >= 0
+                                && ix >= 0
+                                && (iy as usize) < p.in_height
+                                && (ix as usize) < p.in_width
+                            {
+                                best = best.max(
+                                    input[(plane * p.in_height + iy as usize) * p.in_width
+                                        + ix as usize],
+                                );
                             }
                         }
                     }
@@ -124,14 +131,29 @@ mod tests {
     #[test]
     fn spp_windows_and_strided() {
         let bed = TestBed::new();
-        for (planes, h, w, kernel, stride, pad) in
-            [(5, 13, 13, 5, 1, 2), (3, 13, 11, 9, 1, 4), (2, 14, 13, 13, 1, 6), (4, 9, 10, 3, 2, 1), (1, 8, 8, 2, 2, 0)]
-        {
-            let p = MaxPoolParams { planes, in_height: h, in_width: w, kernel, stride, pad };
+        for (planes, h, w, kernel, stride, pad) in [
+            (5, 13, 13, 5, 1, 2),
+            (3, 13, 11, 9, 1, 4),
+            (2, 14, 13, 13, 1, 6),
+            (4, 9, 10, 3, 2, 1),
+            (1, 8, 8, 2, 2, 0),
+        ] {
+            let p = MaxPoolParams {
+                planes,
+                in_height: h,
+                in_width: w,
+                kernel,
+                stride,
+                pad,
+            };
             let input = random_vec(planes * h * w, 10.0);
             let out = bed.poisoned(p.output_len());
             launch(&bed.client, &p, &bed.upload(&input), &out);
-            assert_close(&bed.download(&out), &reference(&p, &input), &format!("{p:?}"));
+            assert_close(
+                &bed.download(&out),
+                &reference(&p, &input),
+                &format!("{p:?}"),
+            );
         }
     }
 }

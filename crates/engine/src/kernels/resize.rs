@@ -39,7 +39,8 @@ fn resize_nearest_kernel<F: Float>(
     let ox = i % out_width;
     let oy = (i / out_width) % out_height;
     let plane = i / (out_width * out_height);
-    let src = (plane * in_height as usize + oy / scale_y as usize) * in_width as usize + ox / scale_x as usize;
+    let src = (plane * in_height as usize + oy / scale_y as usize) * in_width as usize
+        + ox / scale_x as usize;
     output[i] = input[src];
 }
 
@@ -71,7 +72,13 @@ mod tests {
     fn integer_upsampling() {
         let bed = TestBed::new();
         for (planes, h, w, sy, sx) in [(3, 13, 13, 2, 2), (2, 5, 7, 3, 1), (1, 1, 1, 4, 4)] {
-            let p = ResizeParams { planes, in_height: h, in_width: w, scale_y: sy, scale_x: sx };
+            let p = ResizeParams {
+                planes,
+                in_height: h,
+                in_width: w,
+                scale_y: sy,
+                scale_x: sx,
+            };
             let input = random_vec(planes * h * w, 1.0);
             let mut expected = Vec::new();
             for c in 0..planes {

@@ -16,7 +16,9 @@ impl TestBed {
         let device = crate::device::DeviceChoice::test_default()
             .open()
             .expect("kernel tests need a cubecl device (install mesa-vulkan-drivers)");
-        TestBed { client: device.client().clone() }
+        TestBed {
+            client: device.client().clone(),
+        }
     }
 
     pub fn upload(&self, values: &[f32]) -> Handle {
@@ -45,7 +47,11 @@ pub fn random_vec(len: usize, scale: f32) -> Vec<f32> {
 pub fn assert_close(actual: &[f32], expected: &[f32], what: &str) {
     assert_eq!(actual.len(), expected.len(), "{what}: length");
     if let Some(i) = actual.iter().position(|v| !v.is_finite()) {
-        panic!("{what}: element {i} of {} not written (or not finite): {}", actual.len(), actual[i]);
+        panic!(
+            "{what}: element {i} of {} not written (or not finite): {}",
+            actual.len(),
+            actual[i]
+        );
     }
     let (mut diff, mut norm) = (0f64, 0f64);
     for (a, e) in actual.iter().zip(expected) {

@@ -7,11 +7,15 @@ pub(crate) fn find<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeP
 }
 
 pub(crate) fn int(node: &NodeProto, name: &str) -> Option<i64> {
-    find(node, name).filter(|a| a.r#type() == AttributeType::Int).map(|a| a.i())
+    find(node, name)
+        .filter(|a| a.r#type() == AttributeType::Int)
+        .map(|a| a.i())
 }
 
 pub(crate) fn ints(node: &NodeProto, name: &str) -> Option<Vec<i64>> {
-    find(node, name).filter(|a| a.r#type() == AttributeType::Ints).map(|a| a.ints.clone())
+    find(node, name)
+        .filter(|a| a.r#type() == AttributeType::Ints)
+        .map(|a| a.ints.clone())
 }
 
 pub(crate) fn string(node: &NodeProto, name: &str) -> Option<String> {

@@ -49,7 +49,9 @@ impl<'a> Constants<'a> {
     }
 
     pub fn f32(&self, name: &str) -> Result<Option<ConstTensor<f32>>, String> {
-        let Some(t) = self.get(name) else { return Ok(None) };
+        let Some(t) = self.get(name) else {
+            return Ok(None);
+        };
         let dims = dims_of(t)?;
         let data: Vec<f32> = match t.data_type() {
             dt if dt == DataType::Float as i32 => match &t.raw_data {
@@ -59,14 +61,20 @@ impl<'a> Constants<'a> {
                     .collect(),
                 _ => t.float_data.clone(),
             },
-            other => return Err(format!("constant {name:?} has data type {other}, expected float")),
+            other => {
+                return Err(format!(
+                    "constant {name:?} has data type {other}, expected float"
+                ))
+            }
         };
         check_count(name, &dims, data.len())?;
         Ok(Some(ConstTensor { dims, data }))
     }
 
     pub fn i64(&self, name: &str) -> Result<Option<ConstTensor<i64>>, String> {
-        let Some(t) = self.get(name) else { return Ok(None) };
+        let Some(t) = self.get(name) else {
+            return Ok(None);
+        };
         let dims = dims_of(t)?;
         let data: Vec<i64> = match t.data_type() {
             dt if dt == DataType::Int64 as i32 => match &t.raw_data {
@@ -77,7 +85,11 @@ impl<'a> Constants<'a> {
                 _ => t.int64_data.clone(),
             },
             dt if dt == DataType::Int32 as i32 => t.int32_data.iter().map(|&v| v as i64).collect(),
-            other => return Err(format!("constant {name:?} has data type {other}, expected int64")),
+            other => {
+                return Err(format!(
+                    "constant {name:?} has data type {other}, expected int64"
+                ))
+            }
         };
         check_count(name, &dims, data.len())?;
         Ok(Some(ConstTensor { dims, data }))
@@ -86,18 +98,26 @@ impl<'a> Constants<'a> {
 
 fn dims_of(t: &proto::TensorProto) -> Result<Vec<usize>, String> {
     if t.data_location() == proto::tensor_proto::DataLocation::External {
-        return Err(format!("constant {:?} uses external data, which is not supported", t.name()));
+        return Err(format!(
+            "constant {:?} uses external data, which is not supported",
+            t.name()
+        ));
     }
     t.dims
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| format!("constant {:?} has negative dimension {d}", t.name())))
+        .map(|&d| {
+            usize::try_from(d)
+                .map_err(|_| format!("constant {:?} has negative dimension {d}", t.name()))
+        })
         .collect()
 }
 
 fn check_count(name: &str, dims: &[usize], len: usize) -> Result<(), String> {
     let expected: usize = dims.iter().product();
     if expected != len {
-        return Err(format!("constant {name:?} has {len} values for shape {dims:?}"));
+        return Err(format!(
+            "constant {name:?} has {len} values for shape {dims:?}"
+        ));
     }
     Ok(())
 }
@@ -111,9 +131,14 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
         .find(|o| o.domain().is_empty() || o.domain() == "ai.onnx")
         .map(|o| o.version())
         .ok_or_else(|| malformed("no opset import for the default ONNX domain".into()))?;
-    let graph = model.graph.as_ref().ok_or_else(|| malformed("model has no graph".into()))?;
+    let graph = model
+        .graph
+        .as_ref()
+        .ok_or_else(|| malformed("model has no graph".into()))?;
 
-    let mut constants = Constants { tensors: HashMap::new() };
+    let mut constants = Constants {
+        tensors: HashMap::new(),
+    };
     for t in &graph.initializer {
         constants.tensors.insert(t.name(), t);
     }
@@ -124,49 +149,93 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
                 .iter()
                 .find(|a| a.name() == "value")
                 .and_then(|a| a.t.as_ref())
-                .ok_or_else(|| malformed(format!("Constant node {:?} has no tensor `value`", node.name())))?;
-            let out = node.output.first().ok_or_else(|| malformed(format!("Constant node {:?} has no output", node.name())))?;
+                .ok_or_else(|| {
+                    malformed(format!(
+                        "Constant node {:?} has no tensor `value`",
+                        node.name()
+                    ))
+                })?;
+            let out = node.output.first().ok_or_else(|| {
+                malformed(format!("Constant node {:?} has no output", node.name()))
+            })?;
             constants.tensors.insert(out.as_str(), tensor);
         }
     }
 
-    let runtime_inputs: Vec<&proto::ValueInfoProto> =
-        graph.input.iter().filter(|i| constants.get(i.name()).is_none()).collect();
+    let runtime_inputs: Vec<&proto::ValueInfoProto> = graph
+        .input
+        .iter()
+        .filter(|i| constants.get(i.name()).is_none())
+        .collect();
     let [input] = runtime_inputs.as_slice() else {
-        return Err(malformed(format!("expected exactly one runtime input, found {}", runtime_inputs.len())));
+        return Err(malformed(format!(
+            "expected exactly one runtime input, found {}",
+            runtime_inputs.len()
+        )));
     };
     let [output] = graph.output.as_slice() else {
-        return Err(malformed(format!("expected exactly one output, found {}", graph.output.len())));
+        return Err(malformed(format!(
+            "expected exactly one output, found {}",
+            graph.output.len()
+        )));
     };
 
-    let mut values = vec![Value { shape: static_shape(input)? }];
+    let mut values = vec![Value {
+        shape: static_shape(input)?,
+    }];
     let mut by_name: HashMap<String, ValueId> = HashMap::from([(input.name().to_string(), 0)]);
     let mut nodes = Vec::new();
     for node in &graph.node {
         if node.op_type() == "Constant" {
             continue;
         }
-        let ctx = ops::NodeContext { node, opset, constants: &constants, values: &values, by_name: &by_name };
+        let ctx = ops::NodeContext {
+            node,
+            opset,
+            constants: &constants,
+            values: &values,
+            by_name: &by_name,
+        };
         let parsed = ops::parse(&ctx)?;
         let [out_name] = node.output.as_slice() else {
-            return Err(ctx.unsupported(format!("has {} outputs; only single-output nodes are supported", node.output.len())));
+            return Err(ctx.unsupported(format!(
+                "has {} outputs; only single-output nodes are supported",
+                node.output.len()
+            )));
         };
         let output = values.len();
-        values.push(Value { shape: parsed.output_shape });
+        values.push(Value {
+            shape: parsed.output_shape,
+        });
         by_name.insert(out_name.clone(), output);
-        nodes.push(Node { name: node.name().to_string(), op: parsed.op, inputs: parsed.inputs, output });
+        nodes.push(Node {
+            name: node.name().to_string(),
+            op: parsed.op,
+            inputs: parsed.inputs,
+            output,
+        });
     }
-    let output = *by_name
-        .get(output.name())
-        .ok_or_else(|| malformed(format!("graph output {:?} is produced by no node", output.name())))?;
-    let mut graph = Graph { values, nodes, input: 0, output };
+    let output = *by_name.get(output.name()).ok_or_else(|| {
+        malformed(format!(
+            "graph output {:?} is produced by no node",
+            output.name()
+        ))
+    })?;
+    let mut graph = Graph {
+        values,
+        nodes,
+        input: 0,
+        output,
+    };
     ops::fuse_silu(&mut graph);
     Ok(graph)
 }
 
 fn static_shape(info: &proto::ValueInfoProto) -> Result<Vec<usize>, EngineError> {
     let bad = |why: &str| EngineError::Malformed(format!("input {:?}: {why}", info.name()));
-    let Some(type_proto::Value::TensorType(tensor)) = info.r#type.as_ref().and_then(|t| t.value.as_ref()) else {
+    let Some(type_proto::Value::TensorType(tensor)) =
+        info.r#type.as_ref().and_then(|t| t.value.as_ref())
+    else {
         return Err(bad("not a tensor"));
     };
     if tensor.elem_type() != DataType::Float as i32 {
@@ -177,8 +246,12 @@ fn static_shape(info: &proto::ValueInfoProto) -> Result<Vec<usize>, EngineError>
         .dim
         .iter()
         .map(|d| match d.value {
-            Some(proto::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => Ok(v as usize),
-            _ => Err(bad("dynamic dimensions are not supported; export with a fixed input size")),
+            Some(proto::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => {
+                Ok(v as usize)
+            }
+            _ => Err(bad(
+                "dynamic dimensions are not supported; export with a fixed input size",
+            )),
         })
         .collect()
 }
@@ -186,7 +259,9 @@ fn static_shape(info: &proto::ValueInfoProto) -> Result<Vec<usize>, EngineError>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto};
+    use crate::proto::{
+        attribute_proto::AttributeType, tensor_shape_proto, type_proto, AttributeProto,
+    };
 
     fn value_info(name: &str, shape: &[i64]) -> proto::ValueInfoProto {
         let dim = shape
@@ -209,7 +284,13 @@ mod tests {
         }
     }
 
-    fn node(op: &str, name: &str, inputs: &[&str], output: &str, attributes: Vec<AttributeProto>) -> proto::NodeProto {
+    fn node(
+        op: &str,
+        name: &str,
+        inputs: &[&str],
+        output: &str,
+        attributes: Vec<AttributeProto>,
+    ) -> proto::NodeProto {
         proto::NodeProto {
             op_type: Some(op.into()),
             name: Some(name.into()),
@@ -222,7 +303,10 @@ mod tests {
 
     fn model(nodes: Vec<proto::NodeProto>, output: &str) -> proto::ModelProto {
         proto::ModelProto {
-            opset_import: vec![proto::OperatorSetIdProto { domain: Some(String::new()), version: Some(13) }],
+            opset_import: vec![proto::OperatorSetIdProto {
+                domain: Some(String::new()),
+                version: Some(13),
+            }],
             graph: Some(proto::GraphProto {
                 node: nodes,
                 input: vec![value_info("x", &[1, 4, 8, 8])],
@@ -242,9 +326,18 @@ mod tests {
 
     #[test]
     fn unsupported_op_names_op_node_and_opset() {
-        let m = model(vec![node("Sigmoid", "s", &["x"], "y", vec![]), node("Gemm", "head/fc", &["y"], "z", vec![])], "z");
+        let m = model(
+            vec![
+                node("Sigmoid", "s", &["x"], "y", vec![]),
+                node("Gemm", "head/fc", &["y"], "z", vec![]),
+            ],
+            "z",
+        );
         let err = error_of(&m);
-        assert!(err.contains("Gemm") && err.contains("head/fc") && err.contains("opset 13"), "{err}");
+        assert!(
+            err.contains("Gemm") && err.contains("head/fc") && err.contains("opset 13"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -261,21 +354,36 @@ mod tests {
             ints: vec![3, 3],
             ..Default::default()
         };
-        let m = model(vec![node("MaxPool", "pool7", &["x"], "y", vec![pads, kernel])], "y");
+        let m = model(
+            vec![node("MaxPool", "pool7", &["x"], "y", vec![pads, kernel])],
+            "y",
+        );
         let err = error_of(&m);
-        assert!(err.contains("MaxPool") && err.contains("pool7") && err.contains("pads"), "{err}");
+        assert!(
+            err.contains("MaxPool") && err.contains("pool7") && err.contains("pads"),
+            "{err}"
+        );
     }
 
     #[test]
     fn broadcasting_and_missing_inputs_are_refused() {
-        let m = model(vec![node("Add", "add1", &["x", "nowhere"], "y", vec![])], "y");
+        let m = model(
+            vec![node("Add", "add1", &["x", "nowhere"], "y", vec![])],
+            "y",
+        );
         let err = error_of(&m);
         assert!(err.contains("add1") && err.contains("nowhere"), "{err}");
     }
 
     #[test]
     fn sigmoid_times_input_fuses_into_silu() {
-        let m = model(vec![node("Sigmoid", "s", &["x"], "sx", vec![]), node("Mul", "m", &["x", "sx"], "y", vec![])], "y");
+        let m = model(
+            vec![
+                node("Sigmoid", "s", &["x"], "sx", vec![]),
+                node("Mul", "m", &["x", "sx"], "y", vec![]),
+            ],
+            "y",
+        );
         let graph = build_graph(&m).expect("graph");
         assert_eq!(graph.nodes.len(), 1);
         assert_eq!(graph.nodes[0].op.type_name(), "SiLU");

@@ -12,9 +12,15 @@ pub(super) fn parse(ctx: &NodeContext, op: ElementwiseOp) -> Result<Parsed, Engi
     if op.is_binary() {
         let (b, other) = ctx.value(1)?;
         if other != shape {
-            return Err(ctx.unsupported(format!("operand shapes {shape:?} and {other:?} differ (broadcasting is not supported)")));
+            return Err(ctx.unsupported(format!(
+                "operand shapes {shape:?} and {other:?} differ (broadcasting is not supported)"
+            )));
         }
         inputs.push(b);
     }
-    Ok(Parsed { op: Op::Elementwise(op), inputs, output_shape: shape.to_vec() })
+    Ok(Parsed {
+        op: Op::Elementwise(op),
+        inputs,
+        output_shape: shape.to_vec(),
+    })
 }

@@ -19,7 +19,9 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     };
     let kernel = match attributes::ints(node, "kernel_shape").as_deref() {
         Some([a, b]) if a == b && *a > 0 => *a as usize,
-        other => return Err(ctx.unsupported(format!("kernel_shape {other:?}: only square 2-D windows"))),
+        other => {
+            return Err(ctx.unsupported(format!("kernel_shape {other:?}: only square 2-D windows")))
+        }
     };
     let stride = match attributes::ints(node, "strides").as_deref() {
         None => 1,
@@ -28,8 +30,14 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     };
     let pad = match attributes::ints(node, "pads").as_deref() {
         None => 0,
-        Some([t, l, b, r]) if t == l && l == b && b == r && *t >= 0 && (*t as usize) < kernel => *t as usize,
-        Some(other) => return Err(ctx.unsupported(format!("pads {other:?}: only equal padding smaller than the window"))),
+        Some([t, l, b, r]) if t == l && l == b && b == r && *t >= 0 && (*t as usize) < kernel => {
+            *t as usize
+        }
+        Some(other) => {
+            return Err(ctx.unsupported(format!(
+                "pads {other:?}: only equal padding smaller than the window"
+            )))
+        }
     };
     if attributes::int(node, "ceil_mode").unwrap_or(0) != 0 {
         return Err(ctx.unsupported("ceil_mode 1"));
@@ -41,9 +49,22 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
         return Err(ctx.unsupported("auto_pad other than NOTSET"));
     }
     if h + 2 * pad < kernel || w + 2 * pad < kernel {
-        return Err(ctx.unsupported(format!("window {kernel} larger than padded input {shape:?}")));
+        return Err(ctx.unsupported(format!(
+            "window {kernel} larger than padded input {shape:?}"
+        )));
     }
-    let params = MaxPoolParams { planes: n * c, in_height: h, in_width: w, kernel, stride, pad };
+    let params = MaxPoolParams {
+        planes: n * c,
+        in_height: h,
+        in_width: w,
+        kernel,
+        stride,
+        pad,
+    };
     let (oh, ow) = params.out_size();
-    Ok(Parsed { op: Op::MaxPool(MaxPool { params }), inputs: vec![input], output_shape: vec![n, c, oh, ow] })
+    Ok(Parsed {
+        op: Op::MaxPool(MaxPool { params }),
+        inputs: vec![input],
+        output_shape: vec![n, c, oh, ow],
+    })
 }

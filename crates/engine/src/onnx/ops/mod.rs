@@ -94,16 +94,19 @@ impl NodeContext<'_> {
             .get(index)
             .filter(|n| !n.is_empty())
             .ok_or_else(|| self.unsupported(format!("missing input {index}")))?;
-        let id = *self
-            .by_name
-            .get(name)
-            .ok_or_else(|| self.unsupported(format!("input {name:?} is neither a constant nor computed earlier")))?;
+        let id = *self.by_name.get(name).ok_or_else(|| {
+            self.unsupported(format!(
+                "input {name:?} is neither a constant nor computed earlier"
+            ))
+        })?;
         Ok((id, &self.values[id].shape))
     }
 
     /// Constant int64 input `index` (e.g. Slice starts, Reshape shape); `None` if absent.
     pub fn const_i64(&self, index: usize) -> Result<Option<Vec<i64>>, EngineError> {
-        let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else { return Ok(None) };
+        let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
         match self.constants.i64(name).map_err(|e| self.unsupported(e))? {
             Some(t) => Ok(Some(t.data)),
             None => Err(self.unsupported(format!("input {index} ({name:?}) must be a constant"))),
@@ -112,7 +115,9 @@ impl NodeContext<'_> {
 
     /// Constant float input `index`; `None` if absent.
     pub fn const_f32(&self, index: usize) -> Result<Option<super::ConstTensor<f32>>, EngineError> {
-        let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else { return Ok(None) };
+        let Some(name) = self.node.input.get(index).filter(|n| !n.is_empty()) else {
+            return Ok(None);
+        };
         match self.constants.f32(name).map_err(|e| self.unsupported(e))? {
             Some(t) => Ok(Some(t)),
             None => Err(self.unsupported(format!("input {index} ({name:?}) must be a constant"))),
@@ -151,15 +156,30 @@ pub(crate) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
 
 fn unsupported_op(ctx: &NodeContext) -> EngineError {
     let domain = ctx.node.domain();
-    let op_type = if domain.is_empty() { ctx.node.op_type().to_string() } else { format!("{domain}::{}", ctx.node.op_type()) };
-    EngineError::UnsupportedOp { op_type, node: ctx.node.name().to_string(), opset: ctx.opset, supported: SUPPORTED }
+    let op_type = if domain.is_empty() {
+        ctx.node.op_type().to_string()
+    } else {
+        format!("{domain}::{}", ctx.node.op_type())
+    };
+    EngineError::UnsupportedOp {
+        op_type,
+        node: ctx.node.name().to_string(),
+        opset: ctx.opset,
+        supported: SUPPORTED,
+    }
 }
 
 /// Fuses `y = x * Sigmoid(x)` into the op that produces `x` (a Conv) or into one SiLU
 /// kernel, removing a full read and write of the tensor per activation.
 pub(crate) fn fuse_silu(graph: &mut Graph) {
     let consumers = |graph: &Graph, v: ValueId| -> Vec<usize> {
-        graph.nodes.iter().enumerate().filter(|(_, n)| n.inputs.contains(&v)).map(|(i, _)| i).collect()
+        graph
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.inputs.contains(&v))
+            .map(|(i, _)| i)
+            .collect()
     };
     let mut removed = vec![false; graph.nodes.len()];
     for sig in 0..graph.nodes.len() {
@@ -182,7 +202,11 @@ pub(crate) fn fuse_silu(graph: &mut Graph) {
         let producer = graph.nodes.iter().position(|n| n.output == x);
         let x_users = consumers(graph, x);
         match producer {
-            Some(p) if x_users.len() == 2 && x != graph.output && matches!(graph.nodes[p].op, Op::Conv(_)) => {
+            Some(p)
+                if x_users.len() == 2
+                    && x != graph.output
+                    && matches!(graph.nodes[p].op, Op::Conv(_)) =>
+            {
                 if let Op::Conv(conv) = &mut graph.nodes[p].op {
                     conv.params.silu = true;
                 }

@@ -6,7 +6,9 @@ use crate::EngineError;
 
 pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     let (input, shape) = ctx.value(0)?;
-    let target = ctx.const_i64(1)?.ok_or_else(|| ctx.unsupported("missing shape"))?;
+    let target = ctx
+        .const_i64(1)?
+        .ok_or_else(|| ctx.unsupported("missing shape"))?;
     if crate::onnx::attributes::int(ctx.node, "allowzero").unwrap_or(0) != 0 {
         return Err(ctx.unsupported("allowzero 1"));
     }
@@ -15,7 +17,9 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     let mut infer = None;
     for (i, &t) in target.iter().enumerate() {
         match t {
-            0 => out.push(*shape.get(i).ok_or_else(|| ctx.unsupported(format!("shape {target:?}: 0 beyond input rank")))?),
+            0 => out.push(*shape.get(i).ok_or_else(|| {
+                ctx.unsupported(format!("shape {target:?}: 0 beyond input rank"))
+            })?),
             -1 if infer.is_none() => {
                 infer = Some(i);
                 out.push(1);
@@ -26,13 +30,19 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     }
     let known: usize = out.iter().product();
     if let Some(i) = infer {
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.unsupported(format!("cannot reshape {shape:?} to {target:?}")));
         }
         out[i] = total / known;
     }
     if out.iter().product::<usize>() != total {
-        return Err(ctx.unsupported(format!("cannot reshape {shape:?} ({total} values) to {target:?}")));
+        return Err(ctx.unsupported(format!(
+            "cannot reshape {shape:?} ({total} values) to {target:?}"
+        )));
     }
-    Ok(Parsed { op: Op::Reshape, inputs: vec![input], output_shape: out })
+    Ok(Parsed {
+        op: Op::Reshape,
+        inputs: vec![input],
+        output_shape: out,
+    })
 }

@@ -31,11 +31,18 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     want("nearest_mode", "floor", "round_prefer_floor")?;
     // Opset 11+: X, roi, scales, sizes. Opset 10: X, scales.
     let scales_index = if ctx.opset >= 11 { 2 } else { 1 };
-    let scales = ctx.const_f32(scales_index)?.map(|t| t.data).unwrap_or_default();
+    let scales = ctx
+        .const_f32(scales_index)?
+        .map(|t| t.data)
+        .unwrap_or_default();
     let factors: Vec<f32> = if !scales.is_empty() {
         scales
     } else if let Some(sizes) = ctx.const_i64(3)? {
-        sizes.iter().zip(shape).map(|(&s, &d)| s as f32 / d as f32).collect()
+        sizes
+            .iter()
+            .zip(shape)
+            .map(|(&s, &d)| s as f32 / d as f32)
+            .collect()
     } else {
         return Err(ctx.unsupported("neither scales nor sizes given"));
     };

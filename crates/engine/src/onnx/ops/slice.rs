@@ -21,11 +21,19 @@ pub(crate) struct AxisSlice {
 pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     let (input, shape) = ctx.value(0)?;
     if shape.len() > crate::kernels::copy::RANK {
-        return Err(ctx.unsupported(format!("rank {} > {}", shape.len(), crate::kernels::copy::RANK)));
+        return Err(ctx.unsupported(format!(
+            "rank {} > {}",
+            shape.len(),
+            crate::kernels::copy::RANK
+        )));
     }
     let (starts, ends, axes, steps) = if ctx.opset >= 10 {
-        let starts = ctx.const_i64(1)?.ok_or_else(|| ctx.unsupported("missing starts"))?;
-        let ends = ctx.const_i64(2)?.ok_or_else(|| ctx.unsupported("missing ends"))?;
+        let starts = ctx
+            .const_i64(1)?
+            .ok_or_else(|| ctx.unsupported("missing starts"))?;
+        let ends = ctx
+            .const_i64(2)?
+            .ok_or_else(|| ctx.unsupported("missing ends"))?;
         (starts, ends, ctx.const_i64(3)?, ctx.const_i64(4)?)
     } else {
         let get = |n: &str| attributes::ints(ctx.node, n);
@@ -38,17 +46,31 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     if ends.len() != starts.len() || axes.len() != starts.len() || steps.len() != starts.len() {
         return Err(ctx.unsupported("starts, ends, axes and steps differ in length"));
     }
-    let mut per_axis: Vec<AxisSlice> = shape.iter().map(|&d| AxisSlice { start: 0, step: 1, len: d }).collect();
+    let mut per_axis: Vec<AxisSlice> = shape
+        .iter()
+        .map(|&d| AxisSlice {
+            start: 0,
+            step: 1,
+            len: d,
+        })
+        .collect();
     for i in 0..starts.len() {
         let axis = ctx.axis(axes[i], shape.len())?;
         if steps[i] <= 0 {
-            return Err(ctx.unsupported(format!("step {} on axis {axis}: only positive steps", steps[i])));
+            return Err(ctx.unsupported(format!(
+                "step {} on axis {axis}: only positive steps",
+                steps[i]
+            )));
         }
         per_axis[axis] = axis_slice(shape[axis] as i64, starts[i], ends[i], steps[i])
             .ok_or_else(|| ctx.unsupported(format!("step {} on axis {axis}", steps[i])))?;
     }
     let output_shape = per_axis.iter().map(|a| a.len).collect();
-    Ok(Parsed { op: Op::Slice(Slice { axes: per_axis }), inputs: vec![input], output_shape })
+    Ok(Parsed {
+        op: Op::Slice(Slice { axes: per_axis }),
+        inputs: vec![input],
+        output_shape,
+    })
 }
 
 /// The ONNX clamping rules for one axis; `None` for step 0.
@@ -64,13 +86,21 @@ fn axis_slice(dim: i64, start: i64, end: i64, step: i64) -> Option<AxisSlice> {
         (start.clamp(0, dim - 1), end.clamp(-1, dim - 1))
     };
     let len = if step > 0 {
-        if end > start { (end - start + step - 1) / step } else { 0 }
+        if end > start {
+            (end - start + step - 1) / step
+        } else {
+            0
+        }
     } else if start > end {
         (start - end + (-step) - 1) / (-step)
     } else {
         0
     };
-    Some(AxisSlice { start: start.max(0) as usize, step: step as isize, len: len as usize })
+    Some(AxisSlice {
+        start: start.max(0) as usize,
+        step: step as isize,
+        len: len as usize,
+    })
 }
 
 #[cfg(test)]

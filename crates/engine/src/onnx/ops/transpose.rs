@@ -16,7 +16,10 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
         return Err(ctx.unsupported(format!("rank {rank} > {RANK}")));
     }
     let perm: Vec<usize> = match crate::onnx::attributes::ints(ctx.node, "perm") {
-        Some(p) => p.iter().map(|&a| ctx.axis(a, rank)).collect::<Result<_, _>>()?,
+        Some(p) => p
+            .iter()
+            .map(|&a| ctx.axis(a, rank))
+            .collect::<Result<_, _>>()?,
         None => (0..rank).rev().collect(),
     };
     let mut seen = vec![false; rank];
@@ -27,5 +30,9 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
         return Err(ctx.unsupported(format!("perm {perm:?} is not a permutation of rank {rank}")));
     }
     let output_shape = perm.iter().map(|&a| shape[a]).collect();
-    Ok(Parsed { op: Op::Transpose(Transpose { perm }), inputs: vec![input], output_shape })
+    Ok(Parsed {
+        op: Op::Transpose(Transpose { perm }),
+        inputs: vec![input],
+        output_shape,
+    })
 }
