@@ -23,6 +23,7 @@ pub struct Manifest {
     pub output: OutputSpec,
     pub classes: Vec<ClassSpec>,
     pub nms_iou: f32,
+    /// Most detections kept per class and frame.
     pub max_detections: usize,
 }
 

@@ -16,24 +16,23 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     }
 }
 
-/// Keeps, per class, each box that overlaps no higher-scoring kept box by more than
-/// `iou_threshold`; returns at most `max_detections`, highest score first. Ties are
-/// broken by input order so the result is deterministic.
+/// Keeps, per class, each box that overlaps no higher-scoring kept box of its class by
+/// more than `iou_threshold`, at most `max_per_class` of each class (so a crowd cannot
+/// crowd out a stop sign); returns them highest score first. Ties keep input order, so
+/// the result is deterministic.
 pub fn non_max_suppression(
     mut candidates: Vec<Detection>,
     iou_threshold: f32,
-    max_detections: usize,
+    max_per_class: usize,
 ) -> Vec<Detection> {
     candidates.sort_by(|a, b| b.score.total_cmp(&a.score));
     let mut kept: Vec<Detection> = Vec::new();
     for c in candidates {
-        if kept.len() == max_detections {
-            break;
+        let same_class = || kept.iter().filter(|k| k.class == c.class);
+        if same_class().count() == max_per_class {
+            continue;
         }
-        let suppressed = kept
-            .iter()
-            .any(|k| k.class == c.class && iou(&k.bbox, &c.bbox) > iou_threshold);
-        if !suppressed {
+        if !same_class().any(|k| iou(&k.bbox, &c.bbox) > iou_threshold) {
             kept.push(c);
         }
     }
@@ -83,5 +82,22 @@ mod tests {
             })
             .collect();
         assert_eq!(non_max_suppression(many, 0.65, 7).len(), 7);
+    }
+
+    #[test]
+    fn the_cap_is_per_class() {
+        let mut many: Vec<Detection> = (0..20)
+            .map(|i| {
+                det(
+                    Class::Pedestrian,
+                    0.9 - i as f32 / 100.0,
+                    [i as f32 * 20.0, 0.0, i as f32 * 20.0 + 10.0, 10.0],
+                )
+            })
+            .collect();
+        many.push(det(Class::StopSign, 0.1, [0.0, 0.0, 5.0, 5.0]));
+        let kept = non_max_suppression(many, 0.65, 5);
+        assert_eq!(kept.len(), 6);
+        assert!(kept.iter().any(|d| d.class == Class::StopSign));
     }
 }
