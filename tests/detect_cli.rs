@@ -128,7 +128,7 @@ fn a_model_with_the_wrong_checksum_is_refused() {
     let out = sightline()
         .args(["detect", "--model"])
         .arg(&fake)
-        .arg(dir.path())
+        .arg(shared_dir().join("data/roadsign/images/road0.png"))
         .output()
         .expect("run");
     let err = stderr_of(&out);
@@ -139,7 +139,8 @@ fn a_model_with_the_wrong_checksum_is_refused() {
 #[test]
 fn an_unknown_device_is_a_clear_error() {
     let out = sightline()
-        .args(["detect", "--device", "tpu", "x.png"])
+        .args(["detect", "--device", "tpu"])
+        .arg(shared_dir().join("data/roadsign/images/road0.png"))
         .output()
         .expect("run");
     let err = stderr_of(&out);
