@@ -141,12 +141,7 @@ fn detections_3d(
                     },
                     ..Pose::default()
                 };
-                let mut covariance = [0.0; 36];
-                for r in 0..3 {
-                    for c in 0..3 {
-                        covariance[r * 6 + c] = loc.covariance[(r, c)];
-                    }
-                }
+                let covariance = loc.pose_covariance();
                 let bbox = BoundingBox3D {
                     center: pose,
                     size: Point::default(),

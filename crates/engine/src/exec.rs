@@ -290,15 +290,8 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                 };
                 push(Kernel::Resize(params), inputs)
             }
-            Op::Slice(slice) => {
-                let s = padded(in_shape(0));
-                let strides = copy::contiguous_strides(s);
-                let lead = RANK - slice.axes.len();
-                let mut view = StridedView { offset: 0, strides };
-                for (d, a) in slice.axes.iter().enumerate() {
-                    view.offset += a.start * strides[lead + d];
-                    view.strides[lead + d] = a.step as usize * strides[lead + d];
-                }
+            Op::Slice(_) | Op::Transpose(_) => {
+                let view = source_view(&node.op, in_shape(0));
                 let params = copy_params(
                     padded(out_shape),
                     view,
@@ -306,37 +299,7 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                     len_of(node.inputs[0]),
                     len_of(node.output),
                 )?;
-                push(
-                    Kernel::Copy {
-                        meta: copy::upload_meta(client, &params),
-                        params,
-                    },
-                    inputs,
-                )
-            }
-            Op::Transpose(t) => {
-                let src_strides = copy::contiguous_strides(padded(in_shape(0)));
-                let lead = RANK - t.perm.len();
-                let mut strides = [0; RANK];
-                strides[..lead].copy_from_slice(&src_strides[..lead]);
-                for (d, &p) in t.perm.iter().enumerate() {
-                    strides[lead + d] = src_strides[lead + p];
-                }
-                let view = StridedView { offset: 0, strides };
-                let params = copy_params(
-                    padded(out_shape),
-                    view,
-                    None,
-                    len_of(node.inputs[0]),
-                    len_of(node.output),
-                )?;
-                push(
-                    Kernel::Copy {
-                        meta: copy::upload_meta(client, &params),
-                        params,
-                    },
-                    inputs,
-                )
+                push(copy_kernel(client, params), inputs)
             }
             Op::Concat(c) => {
                 let out_strides = copy::contiguous_strides(padded(out_shape));
@@ -360,13 +323,7 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                         len_of(node.output),
                     )?;
                     at += shape[axis];
-                    push(
-                        Kernel::Copy {
-                            meta: copy::upload_meta(client, &params),
-                            params,
-                        },
-                        vec![buffer],
-                    );
+                    push(copy_kernel(client, params), vec![buffer]);
                 }
             }
             Op::Reshape => unreachable!("handled above"),
@@ -396,6 +353,36 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
             graph.values[graph.output].shape.clone(),
         ),
     })
+}
+
+/// How Slice and Transpose read their (padded, contiguous) input: a strided view whose
+/// offset and strides encode the slice starts/steps or the permutation.
+fn source_view(op: &Op, in_shape: &[usize]) -> StridedView {
+    let strides = copy::contiguous_strides(padded(in_shape));
+    let lead = RANK - in_shape.len();
+    let mut view = StridedView { offset: 0, strides };
+    match op {
+        Op::Slice(slice) => {
+            for (d, a) in slice.axes.iter().enumerate() {
+                view.offset += a.start * strides[lead + d];
+                view.strides[lead + d] = a.step as usize * strides[lead + d];
+            }
+        }
+        Op::Transpose(t) => {
+            for (d, &p) in t.perm.iter().enumerate() {
+                view.strides[lead + d] = strides[lead + p];
+            }
+        }
+        _ => {}
+    }
+    view
+}
+
+fn copy_kernel(client: &Client, params: CopyParams) -> Kernel {
+    Kernel::Copy {
+        meta: copy::upload_meta(client, &params),
+        params,
+    }
 }
 
 fn padded(shape: &[usize]) -> [usize; RANK] {

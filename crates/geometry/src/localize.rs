@@ -217,6 +217,25 @@ pub struct Localization {
     pub method: RangingMethod,
 }
 
+impl Localization {
+    /// Variance reported for rotations, which ranging does not estimate (a point, no
+    /// orientation): large, so consumers treat it as unknown.
+    pub const UNKNOWN_ROTATION_VARIANCE: f64 = 1e6;
+
+    /// The ROS `PoseWithCovariance` covariance: row-major 6×6 over (x, y, z, rot x,
+    /// rot y, rot z), position block from [`Localization::covariance`].
+    pub fn pose_covariance(&self) -> [f64; 36] {
+        let mut covariance = [0.0; 36];
+        for r in 0..3 {
+            for c in 0..3 {
+                covariance[r * 6 + c] = self.covariance[(r, c)];
+            }
+            covariance[(r + 3) * 6 + r + 3] = Self::UNKNOWN_ROTATION_VARIANCE;
+        }
+        covariance
+    }
+}
+
 /// A detection could not be localized.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum LocalizeError {

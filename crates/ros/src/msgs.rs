@@ -15,9 +15,6 @@ use r2r::vision_msgs::msg::{
 };
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Variance put on the orientation of 3D detections: it is not estimated.
-const UNKNOWN_ROTATION_VARIANCE: f64 = 1e6;
-
 pub fn frame_from_image(camera: usize, msg: Image) -> Frame {
     Frame {
         camera,
@@ -124,14 +121,7 @@ pub fn detection_3d_array(out: &CameraOutput, base_frame: &str) -> Detection3DAr
                     w: 1.0,
                 },
             };
-            // row-major 6x6 over (x, y, z, rot x, rot y, rot z)
-            let mut covariance = vec![0.0; 36];
-            for r in 0..3 {
-                for c in 0..3 {
-                    covariance[r * 6 + c] = loc.covariance[(r, c)];
-                }
-                covariance[(r + 3) * 6 + r + 3] = UNKNOWN_ROTATION_VARIANCE;
-            }
+            let covariance = loc.pose_covariance().to_vec();
             Some(Detection3D {
                 header: header.clone(),
                 results: vec![hypothesis(
