@@ -139,17 +139,9 @@ fn other_families(c: &mut Criterion) {
         src_len: 64 * 52 * 52,
         dst_len: 128 * 52 * 52,
     };
-    let (cin, cout, meta) = (
-        buffer(&gpu, cp.src_len),
-        buffer(&gpu, cp.dst_len),
-        copy::upload_meta(gpu.client(), &cp),
-    );
+    let (cin, cout) = (buffer(&gpu, cp.src_len), buffer(&gpu, cp.dst_len));
     group.bench_function("concat_half_64of128x52x52", |b| {
-        b.iter_custom(|iters| {
-            timed(&gpu, iters, || {
-                copy::launch(gpu.client(), &cp, &meta, &cin, &cout)
-            })
-        })
+        b.iter_custom(|iters| timed(&gpu, iters, || copy::launch(gpu.client(), &cp, &cin, &cout)))
     });
     let n = 64 * 52 * 52;
     let (a, bb, o) = (buffer(&gpu, n), buffer(&gpu, n), buffer(&gpu, n));

@@ -1,6 +1,7 @@
-"""Peer timing for `sightline bench --peers`: the onnxruntime (CPU) pipeline on the
-same images, with its own pre-processing (cv2 letterbox) and post-processing (decode +
-NMS), the thread count Sightline has. Prints JSON on stdout.
+"""Peer timing for `sightline bench --peers`: onnxruntime (CPU) and tract running the
+same model on the same images, each with the reference pre-processing (cv2 letterbox)
+and post-processing (decode + NMS), with the thread count Sightline has. Prints JSON on
+stdout: one object per peer.
 
 usage: bench_peers.py --model M --frames N --threads T IMAGE...
 """
@@ -9,10 +10,12 @@ import json
 import pathlib
 import sys
 import time
+import types
 
 import cv2
 import numpy as np
 import onnxruntime as ort
+import tract
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from ort_detect import detect, grids  # noqa: E402  (the reference pipeline itself)
@@ -24,6 +27,36 @@ def stats(ms):
     return {"p50": at(0.5), "p90": at(0.9), "p99": at(0.99), "max": ms[-1], "mean": float(np.mean(ms))}
 
 
+class TractSession:
+    """tract's runnable model behind the two onnxruntime calls the reference uses."""
+
+    def __init__(self, path):
+        self.runnable = tract.onnx().load(path).into_model().into_runnable()
+
+    def get_inputs(self):
+        return [types.SimpleNamespace(name="images")]
+
+    def run(self, _outputs, feeds):
+        (blob,) = feeds.values()
+        return [self.runnable.run([blob])[0].to_numpy()]
+
+
+def measure(session, images, frames):
+    """Whole-frame latency: rgb8 frame in (decoded up front, as Sightline's bench does),
+    detections out."""
+    grid, stride = grids()
+    for i in range(3):
+        detect(session, cv2.cvtColor(images[i % len(images)], cv2.COLOR_RGB2BGR), grid, stride, 0.3, 0.65)
+    total = []
+    for i in range(frames):
+        rgb = images[i % len(images)]
+        t = time.perf_counter()
+        # The frame arrives as rgb8, like Sightline's input; the model wants BGR.
+        detect(session, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), grid, stride, 0.3, 0.65)
+        total.append((time.perf_counter() - t) * 1e3)
+    return stats(total)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model", required=True)
@@ -31,26 +64,26 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("images", nargs="+")
     a = ap.parse_args()
+    images = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in a.images]
+    report = {}
+
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = a.threads
     opts.inter_op_num_threads = 1
     t0 = time.perf_counter()
     session = ort.InferenceSession(a.model, opts, providers=["CPUExecutionProvider"])
     startup = (time.perf_counter() - t0) * 1e3
-    # Images are decoded up front, as Sightline's bench does: decoding is not measured.
-    images = [cv2.cvtColor(cv2.imread(p), cv2.COLOR_BGR2RGB) for p in a.images]
-    grid, stride = grids()
-    for i in range(3):
-        detect(session, cv2.cvtColor(images[i % len(images)], cv2.COLOR_RGB2BGR), grid, stride, 0.3, 0.65)
-    total = []
-    for i in range(a.frames):
-        rgb = images[i % len(images)]
-        t = time.perf_counter()
-        # The frame arrives as rgb8, like Sightline's input; the model wants BGR.
-        detect(session, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), grid, stride, 0.3, 0.65)
-        total.append((time.perf_counter() - t) * 1e3)
-    json.dump({"onnxruntime": {"version": ort.__version__, "threads": a.threads, "startup_ms": startup,
-                               "total_ms": stats(total)}}, sys.stdout)
+    report["onnxruntime"] = {"version": ort.__version__, "threads": a.threads, "startup_ms": startup,
+                             "total_ms": measure(session, images, a.frames)}
+
+    # tract sizes its own thread pool (TRACT_NUM_THREADS is not read by the wheel); it
+    # runs this model single-threaded.
+    t0 = time.perf_counter()
+    session = TractSession(a.model)
+    startup = (time.perf_counter() - t0) * 1e3
+    report["tract"] = {"version": tract.version(), "threads": 1, "startup_ms": startup,
+                       "total_ms": measure(session, images, a.frames)}
+    json.dump(report, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -42,6 +42,27 @@ fn kitti_frames(dir: &Path, n: usize) -> PathBuf {
     images
 }
 
+/// The detection messages of an output bag as the third-party `rosbags` decodes them,
+/// one JSON object per message.
+fn read_with_rosbags(bag: &Path) -> Vec<Value> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = std::process::Command::new(common::python())
+        .arg(root.join("scripts/bag_read_detections.py"))
+        .arg(bag)
+        .arg(root.join("crates/bag/msg"))
+        .output()
+        .unwrap();
+    assert!(
+        read.status.success(),
+        "{}",
+        String::from_utf8_lossy(&read.stderr)
+    );
+    String::from_utf8_lossy(&read.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 fn from_images(images: &Path, out: &Path, compressed: Option<&str>) {
     let mut cmd = common::sightline();
     cmd.args(["bag", "from-images"]).arg(images);
@@ -137,22 +158,7 @@ fn replay_gives_the_detections_of_detect_for_raw_and_jpeg_bags() {
         }
 
         // The output bag opens in rosbags, one Detection2DArray per frame, stamped like its frame.
-        let msg_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/bag/msg");
-        let read = std::process::Command::new(common::python())
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_read_detections.py"))
-            .arg(&out)
-            .arg(&msg_dir)
-            .output()
-            .unwrap();
-        assert!(
-            read.status.success(),
-            "{}",
-            String::from_utf8_lossy(&read.stderr)
-        );
-        let lines: Vec<Value> = String::from_utf8_lossy(&read.stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let lines = read_with_rosbags(&out);
         let msgs: Vec<&Value> = lines
             .iter()
             .filter(|l| l["topic"] == "/cam_front/detections")
@@ -245,4 +251,71 @@ fn bad_frames_stop_replay_or_are_skipped_and_counted() {
         info.contains("/cam_mono/detections") && info.contains("/cam_front/detections"),
         "{info}"
     );
+}
+
+/// Indices of the frames whose detections are in a replay's `--jsonl` so far.
+fn replayed_indices(path: &Path) -> std::collections::BTreeSet<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["index"].as_u64())
+        .collect()
+}
+
+#[test]
+fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let images = kitti_frames(tmp.path(), 12);
+    let bag = tmp.path().join("bag");
+    from_images(&images, &bag, None);
+    let (out, replay_jsonl) = (tmp.path().join("out"), tmp.path().join("replay.jsonl"));
+    // Paced at a tenth of real time (frames 0.1 s apart in the bag, so one a second) and
+    // a threshold that leaves detections in every frame: it is still running when two
+    // frames are done, on any device.
+    let mut child = common::sightline()
+        .arg("replay")
+        .arg(&bag)
+        .arg("--out")
+        .arg(&out)
+        .arg("--jsonl")
+        .arg(&replay_jsonl)
+        .args(["--score-threshold", "0.001", "--rate", "0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    while replayed_indices(&replay_jsonl).len() < 2 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "replay ended before it was interrupted"
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replay made no progress"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let result = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+
+    // Every frame written to the jsonl is in the bag, in order, and the bag is finished
+    // (rosbags opens it through its metadata and summary).
+    let done = replayed_indices(&replay_jsonl);
+    assert!(done.len() >= 2 && done.len() < 12, "{done:?}");
+    let stamps: Vec<u64> = read_with_rosbags(&out)
+        .into_iter()
+        .filter(|m| m["topic"] == "/cam_front/detections")
+        .map(|m| m["header"]["nanosec"].as_u64().unwrap())
+        .collect();
+    let want: Vec<u64> = (0..done.len() as u64).map(|i| i * 100_000_000).collect();
+    assert_eq!(stamps, want);
 }

@@ -485,13 +485,17 @@ fn print_report(r: &Report) {
             .find(|(n, _)| n == "total")
             .map(|(_, s)| s.p50)
             .unwrap_or(f64::NAN);
-        if let Some(ort) = p
-            .get("onnxruntime")
-            .and_then(|o| o.get("total_ms"))
-            .and_then(|t| t.get("p50"))
-            .and_then(|v| v.as_f64())
-        {
-            println!("peers (p50 whole frame): sightline {ours:.1} ms, onnxruntime-cpu {ort:.1} ms, ratio {:.2}×", ours / ort);
+        println!("peers, whole frame p50 (same images, same run):");
+        println!("  sightline    {ours:>9.1} ms");
+        for (name, peer) in p.as_object().into_iter().flatten() {
+            let Some(theirs) = peer.pointer("/total_ms/p50").and_then(|v| v.as_f64()) else {
+                continue;
+            };
+            let threads = peer.get("threads").and_then(|v| v.as_u64()).unwrap_or(0);
+            println!(
+                "  {name:<12} {theirs:>9.1} ms  ({threads} thread(s))  sightline/{name} = {:.2}×",
+                ours / theirs
+            );
         }
     }
 }

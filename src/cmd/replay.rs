@@ -266,6 +266,9 @@ impl Replay {
                 serde_json::to_writer(&mut *out, &record)?;
                 out.write_all(b"\n")?;
             }
+            // A frame's lines reach the file together, so a reader tailing it (or an
+            // interrupted run) never sees half a frame.
+            out.flush()?;
         }
         if let Some(dir) = &self.annotate {
             let name = format!(
@@ -354,7 +357,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut result = Ok(());
     for item in frames {
         if STOP.load(Ordering::Relaxed) {
-            bar.println("interrupted: finishing the output bag");
+            bar.suspend(|| eprintln!("interrupted: finishing the output bag"));
             break;
         }
         let outcome = item.map_err(anyhow::Error::from).and_then(|frame| {
@@ -376,7 +379,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 break;
             }
             replay.summary.skipped += 1;
-            bar.println(format!("skipped: {e:#}"));
+            bar.suspend(|| eprintln!("skipped: {e:#}"));
         }
     }
     bar.finish_and_clear();
@@ -392,9 +395,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     result
 }
 
-/// Ctrl-C sets [`STOP`] so the loop ends and the bag is finished. Needs the `ctrlc` crate
-/// in the root Cargo.toml; until then Ctrl-C ends the process at once and the output bag
-/// has no summary or metadata.yaml (a linear MCAP reader still recovers its messages).
+/// Ctrl-C (SIGINT) or SIGTERM sets [`STOP`] so the loop ends after the current frame and the bag is
+/// finished with its summary and metadata.yaml.
 fn install_interrupt_handler() {
     if let Err(err) = ctrlc::set_handler(|| STOP.store(true, Ordering::Relaxed)) {
         tracing::warn!(

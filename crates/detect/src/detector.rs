@@ -106,8 +106,6 @@ impl Detector {
             row_len: row_len as u32,
             classes: classes.iter().map(|&(_, id, thr)| (id, thr)).collect(),
             scale: 1.0,
-            image_width: 0.0,
-            image_height: 0.0,
         };
         let client = gpu.client();
         let decoded = client.empty(decode_template.output_len() * 4);
@@ -223,8 +221,6 @@ impl Detector {
         let client = self.model.gpu().client();
         let params = decode::DecodeParams {
             scale: lb.scale,
-            image_width: image.width() as f32,
-            image_height: image.height() as f32,
             ..self.decode_template.clone()
         };
         decode::launch(
@@ -252,10 +248,18 @@ impl Detector {
                 }
             }
         }
-        Ok(non_max_suppression(
-            candidates,
-            self.nms_iou,
-            self.manifest.max_detections,
-        ))
+        let mut kept = non_max_suppression(candidates, self.nms_iou, self.manifest.max_detections);
+        // Clipped only after NMS: clipping first raises the overlap of boxes cut by the
+        // same border and suppresses neighbours YOLOX keeps (KITTI's wide frames show it).
+        let (width, height) = (image.width() as f32, image.height() as f32);
+        for d in &mut kept {
+            d.bbox = [
+                d.bbox[0].clamp(0.0, width),
+                d.bbox[1].clamp(0.0, height),
+                d.bbox[2].clamp(0.0, width),
+                d.bbox[3].clamp(0.0, height),
+            ];
+        }
+        Ok(kept)
     }
 }

@@ -25,10 +25,7 @@ enum Kernel {
         len: usize,
         binary: bool,
     },
-    Copy {
-        params: CopyParams,
-        meta: Handle,
-    },
+    Copy(CopyParams),
     MaxPool(kernels::pool::MaxPoolParams),
     Resize(kernels::resize::ResizeParams),
 }
@@ -190,7 +187,7 @@ impl Model {
                 let second = if *binary { b(1) } else { b(0) };
                 kernels::elementwise::launch(client, *op, b(0), second, out, *len)
             }
-            Kernel::Copy { params, meta } => copy::launch(client, params, meta, b(0), out),
+            Kernel::Copy(params) => copy::launch(client, params, b(0), out),
             Kernel::MaxPool(p) => kernels::pool::launch(client, p, b(0), out),
             Kernel::Resize(p) => kernels::resize::launch(client, p, b(0), out),
         }
@@ -265,7 +262,9 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
             Op::Conv(conv) => push(
                 Kernel::Conv {
                     params: conv.params,
-                    weight: client.create_from_slice(f32::as_bytes(&conv.weight)),
+                    weight: client.create_from_slice(f32::as_bytes(
+                        &kernels::conv::prepare_weight(&conv.params, &conv.weight),
+                    )),
                     bias: client.create_from_slice(f32::as_bytes(&conv.bias)),
                 },
                 inputs,
@@ -299,7 +298,7 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                     len_of(node.inputs[0]),
                     len_of(node.output),
                 )?;
-                push(copy_kernel(client, params), inputs)
+                push(Kernel::Copy(params), inputs)
             }
             Op::Concat(c) => {
                 let out_strides = copy::contiguous_strides(padded(out_shape));
@@ -323,7 +322,7 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
                         len_of(node.output),
                     )?;
                     at += shape[axis];
-                    push(copy_kernel(client, params), vec![buffer]);
+                    push(Kernel::Copy(params), vec![buffer]);
                 }
             }
             Op::Reshape => unreachable!("handled above"),
@@ -376,13 +375,6 @@ fn source_view(op: &Op, in_shape: &[usize]) -> StridedView {
         _ => {}
     }
     view
-}
-
-fn copy_kernel(client: &Client, params: CopyParams) -> Kernel {
-    Kernel::Copy {
-        meta: copy::upload_meta(client, &params),
-        params,
-    }
 }
 
 fn padded(shape: &[usize]) -> [usize; RANK] {

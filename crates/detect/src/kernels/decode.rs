@@ -1,6 +1,7 @@
 //! YOLOX output decoding on the device: grid + stride box decoding, objectness × class
 //! score for the classes Sightline reports, score thresholding, and mapping back to
-//! original-image pixels. One thread per anchor point.
+//! original-image pixels. One thread per anchor point. Boxes are not clipped to the
+//! image here: NMS compares the unclipped boxes, as YOLOX and its reference do.
 //!
 //! Output per anchor: `[x1, y1, x2, y2, score_0, …, score_{k-1}]`, where a score below
 //! its class threshold is written as 0 so the host only sorts survivors.
@@ -21,9 +22,6 @@ pub struct DecodeParams {
     pub classes: Vec<(u32, f32)>,
     /// Letterbox scale r; boxes are divided by it.
     pub scale: f32,
-    /// Original image size, for clipping.
-    pub image_width: f32,
-    pub image_height: f32,
 }
 
 impl DecodeParams {
@@ -72,8 +70,6 @@ fn decode_kernel(
     anchors: u32,
     row_len: u32,
     inv_scale: f32,
-    image_width: f32,
-    image_height: f32,
     #[comptime] num_classes: usize,
 ) {
     let a = ABSOLUTE_POS as u32;
@@ -102,10 +98,10 @@ fn decode_kernel(
     let objectness = raw[base + 4];
 
     let o = (a as usize) * comptime!(4 + num_classes);
-    out[o] = f32::clamp((cx - half_w) * inv_scale, 0.0, image_width);
-    out[o + 1] = f32::clamp((cy - half_h) * inv_scale, 0.0, image_height);
-    out[o + 2] = f32::clamp((cx + half_w) * inv_scale, 0.0, image_width);
-    out[o + 3] = f32::clamp((cy + half_h) * inv_scale, 0.0, image_height);
+    out[o] = (cx - half_w) * inv_scale;
+    out[o + 1] = (cy - half_h) * inv_scale;
+    out[o + 2] = (cx + half_w) * inv_scale;
+    out[o + 3] = (cy + half_h) * inv_scale;
     #[unroll]
     for k in 0..num_classes {
         let id = meta[16 + 2 * k];
@@ -141,8 +137,6 @@ pub fn launch(client: &Client, p: &DecodeParams, raw: &Handle, meta: &Handle, ou
             anchors as u32,
             p.row_len,
             1.0 / p.scale,
-            p.image_width,
-            p.image_height,
             p.classes.len(),
         )
     }
@@ -160,10 +154,10 @@ pub fn reference(p: &DecodeParams, raw: &[f32]) -> Vec<f32> {
                 let (x, y) = ((r[0] + cx as f32) * s, (r[1] + cy as f32) * s);
                 let (hw, hh) = (r[2].exp() * s * 0.5, r[3].exp() * s * 0.5);
                 let inv = 1.0 / p.scale;
-                out.push(((x - hw) * inv).clamp(0.0, p.image_width));
-                out.push(((y - hh) * inv).clamp(0.0, p.image_height));
-                out.push(((x + hw) * inv).clamp(0.0, p.image_width));
-                out.push(((y + hh) * inv).clamp(0.0, p.image_height));
+                out.push((x - hw) * inv);
+                out.push((y - hh) * inv);
+                out.push((x + hw) * inv);
+                out.push((y + hh) * inv);
                 for &(id, thr) in &p.classes {
                     let score = r[4] * r[5 + id as usize];
                     out.push(if score >= thr { score } else { 0.0 });
@@ -195,8 +189,6 @@ mod tests {
                 row_len: 85,
                 classes: vec![(0, 0.3), (9, 0.05), (11, 0.0)],
                 scale,
-                image_width: 640.0,
-                image_height: 427.0,
             };
             let raw: Vec<f32> = (0..p.anchors() * 85)
                 .map(|i| {

@@ -39,11 +39,14 @@ impl Letterbox {
             input.letterbox_pad,
             input.channel_order == ChannelOrder::Bgr,
         );
+        // As YOLOX's reference pre-processing: r = min(dst/src) and int(w·r), int(h·r) in
+        // float64. In f32, 1238·(416/1238) is 415.99997 and the resized width 415: a
+        // one-pixel shift that changes detections on such frames (KITTI has them).
         let scale =
-            (dst_width as f32 / src_width as f32).min(dst_height as f32 / src_height as f32);
-        // As YOLOX's reference pre-processing: int(w * r), int(h * r), at least one pixel.
-        let resized_width = ((src_width as f32 * scale) as u32).clamp(1, dst_width);
-        let resized_height = ((src_height as f32 * scale) as u32).clamp(1, dst_height);
+            (dst_width as f64 / src_width as f64).min(dst_height as f64 / src_height as f64);
+        let resized_width = ((src_width as f64 * scale) as u32).clamp(1, dst_width);
+        let resized_height = ((src_height as f64 * scale) as u32).clamp(1, dst_height);
+        let scale = scale as f32;
         Letterbox {
             src_width,
             src_height,
@@ -262,6 +265,30 @@ pub fn reference(p: &Letterbox, data: &[u8]) -> Vec<f32> {
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn resized_size_rounds_like_the_float64_reference() {
+        let input = InputSpec {
+            width: 416,
+            height: 416,
+            channel_order: ChannelOrder::Bgr,
+            value_range: [0.0, 255.0],
+            letterbox_pad: 114.0,
+        };
+        // (width, height) of KITTI frames -> int(w·r), int(h·r) computed by Python
+        for (w, h, rw, rh) in [
+            (1238, 374, 416, 125),
+            (1242, 375, 416, 125),
+            (1224, 370, 416, 125),
+            (1241, 376, 416, 126),
+        ] {
+            let data = vec![0u8; w * h * 3];
+            let view =
+                ImageView::new(w as u32, h as u32, w * 3, PixelFormat::Rgb8, &data).expect("view");
+            let p = Letterbox::new(&view, &input);
+            assert_eq!((p.resized_width, p.resized_height), (rw, rh), "{w}x{h}");
+        }
+    }
 
     #[test]
     fn matches_reference_for_every_format_and_odd_sizes() {

@@ -12,13 +12,13 @@ use cubecl::server::Handle;
 /// Views of lower rank are padded with leading extent-1 dimensions.
 pub const RANK: usize = 4;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StridedView {
     pub offset: usize,
     pub strides: [usize; RANK],
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct CopyParams {
     pub shape: [usize; RANK],
     pub src: StridedView,
@@ -51,50 +51,36 @@ impl CopyParams {
     }
 }
 
+/// Shape, strides and offsets are comptime: llvmpipe scalarizes integer division, and
+/// division by a constant folds to a multiply.
 #[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
-fn strided_copy_kernel<F: Float>(
-    src: &[F],
-    dst: &mut [F],
-    meta: &[u32],
-    src_offset: u32,
-    dst_offset: u32,
-    len: u32,
-) {
+fn strided_copy_kernel<F: Float>(src: &[F], dst: &mut [F], #[comptime] p: CopyParams) {
     let i = linear_index();
-    if i >= len as usize {
+    if i >= comptime!(p.len()) {
         terminate!();
     }
-    let mut rest = i;
-    let mut s = src_offset as usize;
-    let mut d = dst_offset as usize;
-    #[unroll]
-    for k in 0..RANK {
-        let axis = RANK - 1 - k;
-        let extent = meta[axis] as usize;
-        let coord = rest % extent;
-        rest /= extent;
-        s += coord * meta[RANK + axis] as usize;
-        d += coord * meta[2 * RANK + axis] as usize;
-    }
+    let x3 = i % comptime!(p.shape[3]);
+    let rest = i / comptime!(p.shape[3]);
+    let x2 = rest % comptime!(p.shape[2]);
+    let rest = rest / comptime!(p.shape[2]);
+    let x1 = rest % comptime!(p.shape[1]);
+    let x0 = rest / comptime!(p.shape[1]);
+    let s = comptime!(p.src.offset)
+        + x0 * comptime!(p.src.strides[0])
+        + x1 * comptime!(p.src.strides[1])
+        + x2 * comptime!(p.src.strides[2])
+        + x3 * comptime!(p.src.strides[3]);
+    let d = comptime!(p.dst.offset)
+        + x0 * comptime!(p.dst.strides[0])
+        + x1 * comptime!(p.dst.strides[1])
+        + x2 * comptime!(p.dst.strides[2])
+        + x3 * comptime!(p.dst.strides[3]);
     dst[d] = src[s];
 }
 
-/// Uploads the shape and strides of `p` once, for every later [`launch`] of it.
-pub fn upload_meta(client: &Client, p: &CopyParams) -> Handle {
-    let meta: Vec<u32> = p
-        .shape
-        .iter()
-        .chain(&p.src.strides)
-        .chain(&p.dst.strides)
-        .map(|&x| x as u32)
-        .collect();
-    client.create_from_slice(u32::as_bytes(&meta))
-}
-
-/// Copies the view; `meta` comes from [`upload_meta`] of the same `p`. The caller must
-/// have checked (with [`CopyParams::last_index`]) that both views lie inside their buffers.
-pub fn launch(client: &Client, p: &CopyParams, meta: &Handle, src: &Handle, dst: &Handle) {
+/// Copies the view. The caller must have checked (with [`CopyParams::last_index`]) that
+/// both views lie inside their buffers.
+pub fn launch(client: &Client, p: &CopyParams, src: &Handle, dst: &Handle) {
     let len = p.len();
     if len == 0 {
         return;
@@ -107,10 +93,7 @@ pub fn launch(client: &Client, p: &CopyParams, meta: &Handle, src: &Handle, dst:
             CubeDim::new_1d(CUBE_SIZE),
             BufferArg::from_raw_parts(src.clone(), p.src_len),
             BufferArg::from_raw_parts(dst.clone(), p.dst_len),
-            BufferArg::from_raw_parts(meta.clone(), 3 * RANK),
-            p.src.offset as u32,
-            p.dst.offset as u32,
-            len as u32,
+            *p,
         )
     }
 }
@@ -180,13 +163,7 @@ mod tests {
             let mut expected = vec![f32::NAN; p.dst_len];
             reference(&p, &src, &mut expected);
             let out = bed.poisoned(p.dst_len);
-            launch(
-                &bed.client,
-                &p,
-                &upload_meta(&bed.client, &p),
-                &bed.upload(&src),
-                &out,
-            );
+            launch(&bed.client, &p, &bed.upload(&src), &out);
             assert_close(&bed.download(&out), &expected, &format!("{p:?}"));
         }
         // Concat along axis 1 of two [2, 3, 4] and [2, 5, 4] into [2, 8, 4].
@@ -210,13 +187,7 @@ mod tests {
                 dst_len: 64,
             };
             reference(&p, part, &mut expected);
-            launch(
-                &bed.client,
-                &p,
-                &upload_meta(&bed.client, &p),
-                &bed.upload(part),
-                &out,
-            );
+            launch(&bed.client, &p, &bed.upload(part), &out);
             channel += c;
         }
         assert_close(&bed.download(&out), &expected, "concat");
