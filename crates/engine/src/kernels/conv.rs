@@ -62,20 +62,20 @@ impl ConvParams {
             && self.groups == 1
     }
 
-    /// Output channels per thread: the largest of 16, 8, 4, 2, 1 that divides the
-    /// channels of one group.
-    fn channel_block(&self) -> usize {
+    /// Output channels per thread: the largest power of two up to `max` that divides
+    /// the channels of one group.
+    fn channel_block(&self, max: usize) -> usize {
         let per_group = self.out_channels / self.groups;
         [16, 8, 4, 2, 1]
             .into_iter()
-            .find(|&b| per_group.is_multiple_of(b))
+            .find(|&b| b <= max && per_group.is_multiple_of(b))
             .unwrap_or(1)
     }
 
     /// Pixels per thread along x: wide for depthwise convolutions, whose single output
     /// channel per group leaves only pixels to reuse loads across.
     fn pixel_block(&self) -> usize {
-        if self.channel_block() == 1 {
+        if self.channel_block(16) == 1 {
             8
         } else {
             4
@@ -309,12 +309,9 @@ pub fn launch(
     if p.is_pointwise() {
         let vector = p.pointwise_vector();
         let plane = p.in_height * p.in_width / vector;
-        let cob = [8, 4, 2, 1]
-            .into_iter()
-            .find(|&b| p.out_channels.is_multiple_of(b))
-            .unwrap_or(1);
-        // 8 channels × 16 pixels per thread measured fastest on lavapipe
-        // (docs/performance.md).
+        // 8 channels × 16 pixels per thread; a sweep on a loaded machine did not settle
+        // the best block (docs/performance.md).
+        let cob = p.channel_block(8);
         let pv = 16 / vector;
         let threads = p.batch * (p.out_channels / cob) * plane.div_ceil(pv);
         // SAFETY: the planner checked the shapes; every index is below the lengths
@@ -341,7 +338,7 @@ pub fn launch(
         return;
     }
     let (oh, ow) = p.out_size();
-    let cob = p.channel_block();
+    let cob = p.channel_block(16);
     let px = p.pixel_block();
     let threads = p.batch * (p.out_channels / cob) * oh * ow.div_ceil(px);
     // SAFETY: the planner checked the shapes (channels divisible by groups, padding
