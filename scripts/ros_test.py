@@ -286,6 +286,10 @@ def main():
         if proc.poll() is None:
             proc.kill()
         executor.shutdown()
+        # The spin thread must be out of rcl before the node and context go, or the
+        # interpreter's exit can abort in C++ ("terminate called without an active
+        # exception", exit 134): 2 of 15 runs without this join, 0 of 55 with it.
+        spinner.join(timeout=10)
         peer.destroy_node()
         rclpy.try_shutdown()
         log.close()
