@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: set-up, lints, then every test of the workspace.
+# The whole test suite, as CI runs it: set-up, lints, every test of the workspace, then
+# the ROS 2 node's lint and integration test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -8,3 +9,9 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences the Vulkan loader
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace
+# ROS 2 (docs/ros.md): install kilted from PyPI into .ros/, lint the `ros` feature (it
+# needs the ROS environment), then build `sightline node` and run its integration test.
+# Feature unification (Cargo.toml) lets both reuse the dependencies compiled above.
+bash scripts/ros-setup.sh
+( . scripts/ros-env.sh && cargo clippy -p sightline -p sightline-ros --all-targets --features ros -- -D warnings )
+bash scripts/ros-test.sh

@@ -30,7 +30,9 @@ use std::path::PathBuf;
 pub enum NodeError {
     #[error("sightline was built without ROS support; rebuild with `--features ros` after `. scripts/ros-env.sh`")]
     NotCompiled,
-    #[error("invalid parameters: {0}")]
+    // The cause is the source, not part of the message: `{:#}` (anyhow) prints the
+    // chain, and would print it twice.
+    #[error("invalid parameters")]
     Config(#[from] ConfigError),
     #[error("calibration of camera {camera} ({path}): {reason}")]
     Calibration {
@@ -38,7 +40,7 @@ pub enum NodeError {
         path: PathBuf,
         reason: String,
     },
-    #[error("detector: {0}")]
+    #[error("detector")]
     Detector(#[from] sightline_detect::DetectError),
     #[error("ROS {what}: {reason}")]
     Ros { what: String, reason: String },

@@ -1,11 +1,10 @@
 //! The r2r glue: parameters → [`NodeConfig`], one subscription per camera into its
 //! latest-frame slot, the worker thread, publishers, and the spin loop that runs
-//! until SIGINT/SIGTERM.
+//! until SIGINT/SIGTERM and publishes `/diagnostics` once a second.
 
 use crate::config::{NodeConfig, ParamValue, RawParams, Transport};
 use crate::msgs;
-use crate::stats::Status;
-use crate::worker::{CameraInput, CameraOutput, Sink, Worker, WorkerCamera};
+use crate::worker::{CameraInput, CameraOutput, Reporter, Sink, Worker, WorkerCamera};
 use crate::NodeError;
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
@@ -18,7 +17,7 @@ use sightline_detect::{Detector, DetectorConfig};
 use sightline_geometry::{Calibration, Localizer, Priors};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const NODE_NAME: &str = "sightline";
 
@@ -56,18 +55,22 @@ pub fn run() -> Result<(), NodeError> {
     }
 
     let stop = Arc::new(AtomicBool::new(false));
+    let signal_error = |e: std::io::Error| NodeError::Ros {
+        what: "signal handler".into(),
+        reason: e.to_string(),
+    };
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(signal, stop.clone()).map_err(|e| NodeError::Ros {
-            what: "signal handler".into(),
-            reason: e.to_string(),
-        })?;
+        // The first signal asks the loops to stop; a second one (say, while the device
+        // hangs) exits at once with status 1. Registered in this order on purpose.
+        signal_hook::flag::register_conditional_shutdown(signal, 1, stop.clone())
+            .map_err(signal_error)?;
+        signal_hook::flag::register(signal, stop.clone()).map_err(signal_error)?;
     }
 
     let mut pool = LocalPool::new();
     let spawner = pool.spawner();
     let mut sink = RosSink {
         cameras: Vec::new(),
-        diagnostics: None,
         base_frame: config.base_frame.clone(),
     };
     for (i, (cam, worker_cam)) in config.cameras.iter().zip(&cameras).enumerate() {
@@ -107,10 +110,11 @@ pub fn run() -> Result<(), NodeError> {
             cam.detections_3d_topic()
         );
     }
-    sink.diagnostics = Some(publisher(&mut node, "/diagnostics")?);
+    let diagnostics = publisher::<DiagnosticArray>(&mut node, "/diagnostics")?;
 
     // The detector is built on the worker thread that owns it (it is neither Sync nor
-    // necessarily Send); start-up errors come back over a channel.
+    // necessarily Send); start-up errors, or the worker's diagnostics handle, come back
+    // over a channel.
     let (ready_tx, ready_rx) = mpsc::channel();
     let worker = {
         let stop = stop.clone();
@@ -135,8 +139,9 @@ pub fn run() -> Result<(), NodeError> {
                     detector.gpu().name(),
                     detector.startup_time().as_secs_f64()
                 );
-                let _ = ready_tx.send(Ok(()));
-                Worker::new(detector, cameras, thresholds, debug).run(&mut sink, &stop);
+                let mut worker = Worker::new(detector, cameras, thresholds, debug);
+                let _ = ready_tx.send(Ok(worker.reporter()));
+                worker.run(&mut sink, &stop);
             })
             .map_err(|e| NodeError::Ros {
                 what: "worker thread".into(),
@@ -145,13 +150,17 @@ pub fn run() -> Result<(), NodeError> {
     };
 
     // Spin while the detector starts (discovery proceeds meanwhile); frames that
-    // arrive before it is ready simply wait in their slots, newest first.
-    let mut started = false;
+    // arrive before it is ready simply wait in their slots, newest first. Diagnostics
+    // start with the detector and come from here, not from the worker, so that they
+    // keep their 1 Hz while the device is busy with a frame.
+    let mut reporter: Option<Reporter> = None;
+    let mut next_report = Instant::now();
     while !stop.load(Ordering::Relaxed) {
-        if !started {
-            match ready_rx.try_recv() {
-                Ok(Ok(())) => {
-                    started = true;
+        match &mut reporter {
+            None => match ready_rx.try_recv() {
+                Ok(Ok(handle)) => {
+                    reporter = Some(handle);
+                    next_report = Instant::now() + Duration::from_secs(1);
                     tracing::info!("ready");
                 }
                 Ok(Err(e)) => {
@@ -160,7 +169,15 @@ pub fn run() -> Result<(), NodeError> {
                     return Err(e.into());
                 }
                 Err(_) => {}
+            },
+            Some(reporter) if Instant::now() >= next_report => {
+                next_report = Instant::now() + Duration::from_secs(1);
+                log_publish_error(
+                    "/diagnostics",
+                    diagnostics.publish(&msgs::diagnostic_array(&reporter.report())),
+                );
             }
+            Some(_) => {}
         }
         node.spin_once(Duration::from_millis(10));
         // Drain every message r2r has queued into the slots: the last one wins.
@@ -234,7 +251,6 @@ struct CameraPublishers {
 
 struct RosSink {
     cameras: Vec<CameraPublishers>,
-    diagnostics: Option<Publisher<DiagnosticArray>>,
     base_frame: String,
 }
 
@@ -262,15 +278,6 @@ impl Sink for RosSink {
             log_publish_error(
                 "detections_image",
                 publisher.publish(&msgs::debug_image(out, img)),
-            );
-        }
-    }
-
-    fn diagnostics(&mut self, statuses: &[Status]) {
-        if let Some(publisher) = &self.diagnostics {
-            log_publish_error(
-                "/diagnostics",
-                publisher.publish(&msgs::diagnostic_array(statuses)),
             );
         }
     }

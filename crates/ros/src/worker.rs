@@ -1,6 +1,8 @@
 //! The one thread that owns the detector (it is not `Sync`): waits on every camera's
 //! latest-frame slot, runs the frames that are ready together back to back, localizes
-//! the detections, hands results to a [`Sink`] and, once a second, diagnostics.
+//! the detections and hands results to a [`Sink`]. Its counters and latencies are
+//! shared with a [`Reporter`], which another thread (the node's spin loop) turns into
+//! diagnostics once a second, also while a slow device is busy with a frame.
 //!
 //! Neither the detector nor the sink is ROS-specific ([`Detect`], [`Sink`]), so the
 //! whole loop is unit-tested with fakes; `node.rs` plugs in r2r publishers.
@@ -15,7 +17,7 @@ use sightline_detect::{Class, DetectError, Detection, Detector, ImageView, Stage
 use sightline_geometry::{Localization, Localizer, TargetKind};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the worker needs from a detector.
@@ -44,7 +46,6 @@ impl Detect for Detector {
 /// Where results go.
 pub trait Sink {
     fn publish(&mut self, output: &CameraOutput);
-    fn diagnostics(&mut self, statuses: &[Status]);
 }
 
 /// One detection, with its position in the base frame where it could be localized.
@@ -89,8 +90,16 @@ pub struct WorkerCamera {
 
 struct CameraState {
     cam: WorkerCamera,
-    stats: CameraStats,
+    stats: Arc<Mutex<CameraStats>>,
     warn: Throttle,
+}
+
+/// The worker's statistics are plain counters: a panic elsewhere cannot leave them in
+/// a state worth refusing to read.
+fn lock(stats: &Mutex<CameraStats>) -> MutexGuard<'_, CameraStats> {
+    stats
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct Worker<D: Detect> {
@@ -99,7 +108,27 @@ pub struct Worker<D: Detect> {
     cameras: Vec<CameraState>,
     thresholds: BTreeMap<Class, f32>,
     debug_image: bool,
+}
+
+/// Diagnostics of the worker's cameras, readable from any thread.
+pub struct Reporter {
+    device: String,
+    cameras: Vec<(String, Arc<Mutex<CameraStats>>, Arc<InputCounters>)>,
     last_report: Instant,
+}
+
+impl Reporter {
+    /// One status per camera for the period since the previous call.
+    pub fn report(&mut self) -> Vec<Status> {
+        let period = self.last_report.elapsed();
+        self.last_report = Instant::now();
+        self.cameras
+            .iter()
+            .map(|(namespace, stats, counters)| {
+                camera_status(namespace, &self.device, &mut lock(stats), counters, period)
+            })
+            .collect()
+    }
 }
 
 impl<D: Detect> Worker<D> {
@@ -114,7 +143,7 @@ impl<D: Detect> Worker<D> {
             .into_iter()
             .map(|cam| CameraState {
                 cam,
-                stats: CameraStats::default(),
+                stats: Arc::default(),
                 warn: Throttle::new(Duration::from_secs(5)),
             })
             .collect();
@@ -124,17 +153,32 @@ impl<D: Detect> Worker<D> {
             cameras,
             thresholds,
             debug_image,
+        }
+    }
+
+    /// A handle on this worker's statistics, for diagnostics from another thread.
+    pub fn reporter(&self) -> Reporter {
+        Reporter {
+            device: self.device.clone(),
+            cameras: self
+                .cameras
+                .iter()
+                .map(|c| {
+                    (
+                        c.cam.namespace.clone(),
+                        c.stats.clone(),
+                        c.cam.input.counters.clone(),
+                    )
+                })
+                .collect(),
             last_report: Instant::now(),
         }
     }
 
-    /// Runs until `stop` is set; publishes diagnostics once a second.
+    /// Runs until `stop` is set.
     pub fn run(&mut self, sink: &mut dyn Sink, stop: &AtomicBool) {
         while !stop.load(Ordering::Relaxed) {
             self.step(sink, Duration::from_millis(100));
-            if self.last_report.elapsed() >= Duration::from_secs(1) {
-                self.report(sink);
-            }
         }
     }
 
@@ -160,26 +204,6 @@ impl<D: Detect> Worker<D> {
         n
     }
 
-    /// Sends one status per camera for the period since the last report.
-    pub fn report(&mut self, sink: &mut dyn Sink) {
-        let period = self.last_report.elapsed();
-        self.last_report = Instant::now();
-        let statuses: Vec<Status> = self
-            .cameras
-            .iter_mut()
-            .map(|c| {
-                camera_status(
-                    &c.cam.namespace,
-                    &self.device,
-                    &mut c.stats,
-                    &c.cam.input.counters,
-                    period,
-                )
-            })
-            .collect();
-        sink.diagnostics(&statuses);
-    }
-
     fn process(&mut self, frame: Frame, sink: &mut dyn Sink) {
         let Some(state) = self.cameras.get_mut(frame.camera) else {
             return;
@@ -202,7 +226,7 @@ impl<D: Detect> Worker<D> {
         let (width, height, detections, times, decoded, debug) = match result {
             Ok(r) => r,
             Err(failure) => {
-                state.stats.bad_inputs += u64::from(matches!(failure, Failure::Bad(_)));
+                lock(&state.stats).bad_inputs += u64::from(matches!(failure, Failure::Bad(_)));
                 if let Some(suppressed) = state.warn.allow(Instant::now()) {
                     tracing::warn!(
                         camera = %state.cam.namespace,
@@ -221,7 +245,7 @@ impl<D: Detect> Worker<D> {
         let calibration = state.cam.localizer.calibration().camera();
         let calibrated = (calibration.width(), calibration.height()) == (width, height);
         if !calibrated {
-            state.stats.calibration_mismatches += 1;
+            lock(&state.stats).calibration_mismatches += 1;
             if let Some(suppressed) = state.warn.allow(Instant::now()) {
                 tracing::warn!(
                     camera = %state.cam.namespace,
@@ -252,7 +276,7 @@ impl<D: Detect> Worker<D> {
                 {
                     Ok(loc) => Some(loc),
                     Err(e) => {
-                        state.stats.localize_failures += 1;
+                        lock(&state.stats).localize_failures += 1;
                         tracing::debug!(camera = %state.cam.namespace, "not localized: {e}");
                         None
                     }
@@ -279,7 +303,7 @@ impl<D: Detect> Worker<D> {
         };
         sink.publish(&output);
 
-        let stats = &mut state.stats;
+        let mut stats = lock(&state.stats);
         stats.processed += 1;
         for (stage, d) in [
             ("decode", decoded),

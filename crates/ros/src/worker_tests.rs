@@ -49,7 +49,6 @@ impl Detect for FakeDetector {
 #[derive(Default)]
 struct Collect {
     outputs: Vec<(usize, Stamp, String, Vec<Object>, bool)>,
-    diagnostics: Vec<Vec<Status>>,
 }
 
 impl Sink for Collect {
@@ -61,9 +60,6 @@ impl Sink for Collect {
             o.objects.clone(),
             o.debug_image.is_some(),
         ));
-    }
-    fn diagnostics(&mut self, statuses: &[Status]) {
-        self.diagnostics.push(statuses.to_vec());
     }
 }
 
@@ -168,8 +164,7 @@ fn other_sizes_get_no_positions() {
     let (_, _, _, objects, debug) = &sink.outputs[0];
     assert!(objects[0].localization.is_none());
     assert!(*debug, "debug image requested");
-    w.report(&mut sink);
-    let status = &sink.diagnostics[0][0];
+    let status = &w.reporter().report()[0];
     assert_eq!(status.level, Level::Warn);
     assert!(status
         .values
@@ -201,8 +196,7 @@ fn bad_frames_are_counted_and_skipped() {
     w.step(&mut sink, Duration::from_millis(10));
     assert_eq!(sink.outputs.len(), 1);
     assert_eq!(sink.outputs[0].1.sec, 3);
-    w.report(&mut sink);
-    assert!(sink.diagnostics[0][0]
+    assert!(w.reporter().report()[0]
         .values
         .contains(&("bad_inputs".into(), "2".into())));
 }
@@ -227,8 +221,8 @@ fn latest_frame_wins_and_cameras_batch() {
         0,
         "nothing left behind"
     );
-    w.report(&mut sink);
-    let cam0 = &sink.diagnostics[0][0];
+    let statuses = w.reporter().report();
+    let cam0 = &statuses[0];
     assert!(cam0.values.contains(&("dropped_frames".into(), "4".into())));
     assert!(cam0
         .values
@@ -266,4 +260,37 @@ fn slow_device_never_backlogs() {
         secs.len()
     );
     assert_eq!(w.detector.calls, secs.len());
+}
+
+/// Diagnostics come from another thread and do not wait for a slow frame to finish.
+#[test]
+fn reporter_answers_while_the_device_is_busy() {
+    let (mut w, inputs) = worker(1, 600, false);
+    let mut reporter = w.reporter();
+    let stop = Arc::new(AtomicBool::new(false));
+    let running = {
+        let stop = stop.clone();
+        std::thread::spawn(move || w.run(&mut Collect::default(), &stop))
+    };
+    inputs[0].push(frame(0, 1, (16, 16), [2, 2, 6, 9]));
+    std::thread::sleep(Duration::from_millis(150)); // the fake device is now busy
+    let t0 = Instant::now();
+    let statuses = reporter.report();
+    let waited = t0.elapsed();
+    assert!(statuses[0]
+        .values
+        .contains(&("frames_received".into(), "1".into())));
+    assert!(statuses[0]
+        .values
+        .contains(&("frames_processed".into(), "0".into())));
+    stop.store(true, Ordering::Relaxed);
+    running.join().unwrap();
+    assert!(
+        waited < Duration::from_millis(100),
+        "report waited {waited:?} for the frame"
+    );
+    let statuses = reporter.report();
+    assert!(statuses[0]
+        .values
+        .contains(&("frames_processed".into(), "1".into())));
 }
