@@ -10,6 +10,7 @@ the node). Starts the node with launch/params/sightline.yaml, publishes images f
     KITTI 000000 pedestrian (2D box and 3D position vs. the KITTI label) and the stop
     signs of the roadsign images (vs. their VOC boxes);
   - /diagnostics arrive; garbage frames are counted and the node keeps answering;
+  - `sightline bench --ros` measures the running node (stamp -> detections received);
   - overload at 3x the node's throughput: answers keep coming for the newest frames,
     latency stays bounded, RSS stays flat, /diagnostics keep their 1 Hz;
   - invalid parameters fail at start-up naming the parameter; SIGINT stops cleanly.
@@ -272,7 +273,8 @@ def main():
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     try:
-        ctx = dict(peer=peer, proc=proc, shared=shared, kitti_jpg=kitti_jpg)
+        ctx = dict(peer=peer, proc=proc, shared=shared, kitti_jpg=kitti_jpg,
+                   sightline=node_cmd[0], log_dir=args.log_dir)
         started(ctx)
         if RESULTS[-1][1]:
             front_rgb8_kitti(ctx)
@@ -280,6 +282,7 @@ def main():
             rear_jpeg(ctx)
             garbage(ctx)
             diagnostics(ctx)
+            bench_ros(ctx)
             overload(ctx, args.overload_seconds)
         shutdown(ctx)
     finally:
@@ -463,6 +466,24 @@ def diagnostics(ctx):
     check(status.hardware_id == values["device"] and values["device"], "device")
     check(values["latency_ms.inference.p50"] != "n/a", "no inference latency")
     return f"device {values['device']!r}, inference p50 {values['latency_ms.inference.p50']} ms"
+
+
+@case("sightline bench --ros measures the running node")
+def bench_ros(ctx):
+    out = os.path.join(ctx["log_dir"], "bench-ros.json")
+    # 0.5 Hz is below the node's throughput on CI (~0.6 frames/s): every frame answered.
+    cmd = [ctx["sightline"], "bench", "--ros", "--ros-camera", "/camera/front", "--frames", "4",
+           "--rate", "0.5", "--input", os.path.join(ctx["shared"], "data/kitti-tiny/image_2"),
+           "--json", out]
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    check(run.returncode == 0, f"exit {run.returncode}: {run.stderr[-500:]}")
+    with open(out) as f:
+        report = json.load(f)
+    check(report["sent"] == 4, f"sent {report['sent']}")
+    check(report["answered"] >= 3, f"answered {report['answered']} of 4")
+    p50 = report["latency_ms"]["p50"]
+    check(0 < p50 < 30000, f"p50 {p50} ms")
+    return f"{report['answered']}/4 answered, p50 {p50:.0f} ms, p99 {report['latency_ms']['p99']:.0f} ms"
 
 
 @case("overload at 3x throughput: newest frames answered, latency bounded, RSS flat, diagnostics 1 Hz")

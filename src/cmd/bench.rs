@@ -1,6 +1,8 @@
 //! `sightline bench`: per-stage latency, throughput, fixed-rate behaviour and the peak
 //! sustainable rate of the whole frame path (image bytes → localized detections), with
-//! onnxruntime measured on the same images in the same run (`--peers`).
+//! onnxruntime and tract measured on the same images in the same run (`--peers`).
+//! With `--ros` it measures a running `sightline node` instead, from image stamp to
+//! detections received.
 
 use crate::cmd::detect::{collect_images, load_image, DetectorArgs};
 use crate::cmd::localize;
@@ -39,6 +41,14 @@ pub struct Args {
     /// Write the latency histogram (SVG) here.
     #[arg(long)]
     pub plot: Option<PathBuf>,
+    /// Measure a running `sightline node` instead: publish the images (rgb8) on
+    /// `<--ros-camera>/image_raw` at --rate (default 10 Hz) and time image stamp →
+    /// Detection2DArray received (needs a build with --features ros).
+    #[arg(long)]
+    pub ros: bool,
+    /// The node's camera namespace, with --ros.
+    #[arg(long, default_value = "/camera/front", requires = "ros")]
+    pub ros_camera: String,
 }
 
 /// Percentiles of one stage, in milliseconds.
@@ -175,6 +185,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             })
         })
         .collect::<anyhow::Result<_>>()?;
+    if args.ros {
+        return run_ros(&args, frames);
+    }
     let localizer = args
         .calibration
         .as_deref()
@@ -284,6 +297,74 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Serialize)]
+struct RosReport {
+    camera: String,
+    image_size: [u32; 2],
+    rate_hz: f64,
+    sent: usize,
+    answered: usize,
+    /// Frames the node skipped (latest frame wins) or whose answer did not come.
+    unanswered_fraction: f64,
+    answers_per_s: f64,
+    latency_ms: Stats,
+}
+
+/// `--ros`: the node's latency as a subscriber sees it.
+fn run_ros(args: &Args, frames: Vec<Frame>) -> anyhow::Result<()> {
+    let rate_hz = args.rate.unwrap_or(10.0);
+    anyhow::ensure!(rate_hz > 0.0, "--rate must be positive");
+    let image_size = [frames[0].width, frames[0].height];
+    let bench = sightline_ros::NodeBench {
+        camera: args.ros_camera.clone(),
+        frames: frames
+            .into_iter()
+            .map(|f| sightline_ros::RgbFrame {
+                width: f.width,
+                height: f.height,
+                rgb: f.rgb,
+            })
+            .collect(),
+        count: args.frames,
+        rate_hz,
+        timeout: Duration::from_secs(10),
+    };
+    let result = sightline_ros::bench_node(&bench)?;
+    let report = RosReport {
+        camera: bench.camera,
+        image_size,
+        rate_hz,
+        sent: result.sent,
+        answered: result.latencies.len(),
+        unanswered_fraction: 1.0 - result.latencies.len() as f64 / result.sent.max(1) as f64,
+        answers_per_s: result.latencies.len() as f64 / result.duration.as_secs_f64().max(1e-9),
+        latency_ms: Stats::of(&result.latencies),
+    };
+    let l = &report.latency_ms;
+    println!(
+        "node {}: {} of {} frames ({}x{} rgb8 at {:.1} Hz) answered, {:.2} answers/s",
+        report.camera,
+        report.answered,
+        report.sent,
+        image_size[0],
+        image_size[1],
+        rate_hz,
+        report.answers_per_s
+    );
+    println!(
+        "image stamp → detections received (ms): p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1}",
+        l.p50, l.p90, l.p99, l.max
+    );
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        crate::cmd::bench_plot::histogram(path, &result.latencies)?;
+    }
+    Ok(())
+}
+
 /// The localization stage of the frame path (results are only timed).
 fn localize_all(
     localizer: Option<&sightline_geometry::Localizer>,
@@ -297,7 +378,7 @@ fn localize_all(
 }
 
 /// Cameras emit frames at `rate` Hz into latest-frame-wins slots; the detector takes
-/// the newest frame of each ready camera. A frame overwritten before it was taken is
+/// the newest frame of each ready camera, all in one batch. A frame overwritten before it was taken is
 /// dropped, as in the ROS node.
 fn fixed_rate(
     detector: &mut Detector,
@@ -351,10 +432,13 @@ fn fixed_rate(
             std::thread::sleep(Duration::from_micros(200));
             continue;
         }
-        for (i, stamp) in ready {
-            detector.detect(&frames[i % frames.len()].view()?)?;
-            latencies.push(stamp.elapsed());
-        }
+        // The newest frame of every ready camera in one device batch, as the node does.
+        let views: Vec<ImageView> = ready
+            .iter()
+            .map(|&(i, _)| frames[i % frames.len()].view())
+            .collect::<anyhow::Result<_>>()?;
+        detector.detect_batch(&views)?;
+        latencies.extend(ready.iter().map(|(_, stamp)| stamp.elapsed()));
     }
     for p in producers {
         let _ = p.join();

@@ -1,5 +1,6 @@
 //! The detector: image bytes in, [`Detection`]s out. Upload, letterbox, model, decode
 //! run on the device back to back; only the decoded survivors come back for NMS.
+//! Several images (one per camera) can go through as one batch: one wait for the device.
 
 use crate::kernels::{decode, letterbox};
 use crate::manifest::Manifest;
@@ -50,7 +51,8 @@ pub struct Detector {
     manifest: Manifest,
     classes: Vec<(Class, u32, f32)>,
     nms_iou: f32,
-    decoded: Handle,
+    /// One decode output per image of the largest batch so far.
+    decoded: Vec<Handle>,
     decode_meta: Handle,
     decode_template: decode::DecodeParams,
     model_path: PathBuf,
@@ -108,7 +110,7 @@ impl Detector {
             scale: 1.0,
         };
         let client = gpu.client();
-        let decoded = client.empty(decode_template.output_len() * 4);
+        let decoded = vec![client.empty(decode_template.output_len() * 4)];
         let decode_meta = decode::upload_meta(client, &decode_template);
         let nms_iou = config.nms_iou.unwrap_or(manifest.nms_iou);
         let mut detector = Detector {
@@ -175,8 +177,52 @@ impl Detector {
         let letterbox = self.upload_and_letterbox(image, &mut times, &mut lap)?;
         self.model.run();
         lap(&mut times.inference, &gpu)?;
-        let detections = self.decode(&letterbox, image)?;
+        self.launch_decode(&letterbox, 0);
+        let detections = self.read_detections(0, image)?;
         lap(&mut times.postprocess, &gpu)?;
+        Ok((detections, times))
+    }
+
+    /// Detections of several images (say, the latest frame of each camera) as one
+    /// batch: every image is uploaded, then letterboxed, run and decoded into its own
+    /// output back to back, and the host waits for the device once instead of once per
+    /// image. The model has one input tensor, so the images take turns on the device;
+    /// what the batch saves is the round trips. The times are the whole batch's:
+    /// `upload` is the host's packing and enqueueing of the bytes, `inference` runs from
+    /// there until the device is done (pre-processing included: the two interleave),
+    /// `postprocess` is reading back and NMS.
+    pub fn detect_batch(
+        &mut self,
+        images: &[ImageView],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
+        let gpu = self.model.gpu().clone();
+        let client = gpu.client();
+        let mut times = StageTimes::default();
+        let clock = Instant::now();
+        let sources: Vec<(Handle, usize)> = images.iter().map(|im| upload(client, im)).collect();
+        times.upload = clock.elapsed();
+
+        let clock = Instant::now();
+        while self.decoded.len() < images.len() {
+            let len = self.decode_template.output_len() * 4;
+            self.decoded.push(client.empty(len));
+        }
+        for (slot, (image, (src, words))) in images.iter().zip(&sources).enumerate() {
+            let lb = letterbox::Letterbox::new(image, &self.manifest.input);
+            letterbox::launch(client, &lb, src, *words, self.model.input_buffer());
+            self.model.run();
+            self.launch_decode(&lb, slot);
+        }
+        gpu.sync()?;
+        times.inference = clock.elapsed();
+
+        let clock = Instant::now();
+        let detections = images
+            .iter()
+            .enumerate()
+            .map(|(slot, image)| self.read_detections(slot, image))
+            .collect::<Result<_, _>>()?;
+        times.postprocess = clock.elapsed();
         Ok((detections, times))
     }
 
@@ -202,38 +248,43 @@ impl Detector {
     ) -> Result<letterbox::Letterbox, DetectError> {
         let gpu = self.model.gpu().clone();
         let client = gpu.client();
-        let used = image.step() * (image.height() as usize - 1)
-            + image.width() as usize * image.format().channels();
-        let words = letterbox::pack_bytes(&image.data()[..used]);
-        let src = client.create_from_slice(u32::as_bytes(&words));
+        let (src, words) = upload(client, image);
         lap(&mut times.upload, &gpu)?;
         let lb = letterbox::Letterbox::new(image, &self.manifest.input);
-        letterbox::launch(client, &lb, &src, words.len(), self.model.input_buffer());
+        letterbox::launch(client, &lb, &src, words, self.model.input_buffer());
         lap(&mut times.preprocess, &gpu)?;
         Ok(lb)
     }
 
-    fn decode(
-        &mut self,
-        lb: &letterbox::Letterbox,
-        image: &ImageView,
-    ) -> Result<Vec<Detection>, DetectError> {
-        let client = self.model.gpu().client();
+    /// Decodes the model's output into `self.decoded[slot]` (boxes in image pixels).
+    fn launch_decode(&self, lb: &letterbox::Letterbox, slot: usize) {
         let params = decode::DecodeParams {
             scale: lb.scale,
             ..self.decode_template.clone()
         };
         decode::launch(
-            client,
+            self.model.gpu().client(),
             &params,
             self.model.output_buffer(),
             &self.decode_meta,
-            &self.decoded,
+            &self.decoded[slot],
         );
-        let bytes = client
-            .read_one(self.decoded.clone())
+    }
+
+    /// Reads `self.decoded[slot]` back (waiting for the device) and runs NMS.
+    fn read_detections(
+        &self,
+        slot: usize,
+        image: &ImageView,
+    ) -> Result<Vec<Detection>, DetectError> {
+        let bytes = self
+            .model
+            .gpu()
+            .client()
+            .read_one(self.decoded[slot].clone())
             .map_err(|e| DetectError::Device(format!("{e:?}")))?;
         let values = f32::from_bytes(&bytes);
+        let params = &self.decode_template;
         let row = params.out_row_len();
         let mut candidates = Vec::new();
         for anchor in values[..params.output_len()].chunks_exact(row) {
@@ -262,4 +313,13 @@ impl Detector {
         }
         Ok(kept)
     }
+}
+
+/// Uploads the image's bytes (the rows it uses), packed into u32 words; returns the
+/// buffer and its length in words.
+fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
+    let used = image.step() * (image.height() as usize - 1)
+        + image.width() as usize * image.format().channels();
+    let words = letterbox::pack_bytes(&image.data()[..used]);
+    (client.create_from_slice(u32::as_bytes(&words)), words.len())
 }

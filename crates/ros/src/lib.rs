@@ -17,6 +17,8 @@ pub mod stats;
 pub mod worker;
 
 #[cfg(feature = "ros")]
+mod bench;
+#[cfg(feature = "ros")]
 mod msgs;
 #[cfg(feature = "ros")]
 mod node;
@@ -24,6 +26,7 @@ mod node;
 pub use config::{CameraConfig, ConfigError, NodeConfig, ParamValue, RawParams, Transport};
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Why the node could not start (or stopped).
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,48 @@ pub fn run_node() -> Result<(), NodeError> {
     }
     #[cfg(not(feature = "ros"))]
     {
+        Err(NodeError::NotCompiled)
+    }
+}
+
+/// What `sightline bench --ros` publishes into a running node, and how fast.
+pub struct NodeBench {
+    /// The node's camera namespace: frames go to `<camera>/image_raw` (rgb8), answers
+    /// come from `<camera>/detections`.
+    pub camera: String,
+    /// Cycled if fewer than `count`.
+    pub frames: Vec<RgbFrame>,
+    pub count: usize,
+    pub rate_hz: f64,
+    /// How long to wait for answers after the last frame.
+    pub timeout: Duration,
+}
+
+/// An rgb8 image, rows packed.
+pub struct RgbFrame {
+    pub width: u32,
+    pub height: u32,
+    pub rgb: Vec<u8>,
+}
+
+pub struct NodeBenchResult {
+    pub sent: usize,
+    /// Image stamp → detections received, for each answered frame.
+    pub latencies: Vec<Duration>,
+    pub duration: Duration,
+}
+
+/// Publishes the frames into a running `sightline node` at the rate given and times
+/// each from its stamp to its `Detection2DArray` (matched by stamp). Frames the node
+/// skipped (latest frame wins) get no answer and no latency.
+pub fn bench_node(bench: &NodeBench) -> Result<NodeBenchResult, NodeError> {
+    #[cfg(feature = "ros")]
+    {
+        bench::run(bench)
+    }
+    #[cfg(not(feature = "ros"))]
+    {
+        let _ = bench;
         Err(NodeError::NotCompiled)
     }
 }

@@ -1,5 +1,5 @@
 //! The one thread that owns the detector (it is not `Sync`): waits on every camera's
-//! latest-frame slot, runs the frames that are ready together back to back, localizes
+//! latest-frame slot, runs the frames that are ready together as one device batch, localizes
 //! the detections and hands results to a [`Sink`]. Its counters and latencies are
 //! shared with a [`Reporter`], which another thread (the node's spin loop) turns into
 //! diagnostics once a second, also while a slow device is busy with a frame.
@@ -22,21 +22,26 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// What the worker needs from a detector.
 pub trait Detect {
-    fn detect_timed(
+    /// Detections of each image (the latest frame of every ready camera) as one device
+    /// batch, with the batch's stage times.
+    fn detect_batch(
         &mut self,
-        image: &ImageView,
-    ) -> Result<(Vec<Detection>, StageTimes), DetectError>;
+        images: &[ImageView],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError>;
     /// Name of the device, for diagnostics.
     fn device_name(&self) -> String;
 }
 
 impl Detect for Detector {
-    fn detect_timed(
+    fn detect_batch(
         &mut self,
-        image: &ImageView,
-    ) -> Result<(Vec<Detection>, StageTimes), DetectError> {
-        // per-stage sync: the diagnostics report per-stage latency
-        Detector::detect_timed(self, image, true)
+        images: &[ImageView],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
+        match images {
+            // One camera: a sync after each stage, so diagnostics show every stage.
+            [image] => Detector::detect_timed(self, image, true).map(|(d, t)| (vec![d], t)),
+            _ => Detector::detect_batch(self, images),
+        }
     }
     fn device_name(&self) -> String {
         self.gpu().name().to_string()
@@ -197,50 +202,85 @@ impl<D: Detect> Worker<D> {
             .iter()
             .filter_map(|c| c.cam.input.slot.take())
             .collect();
-        let n = batch.len();
-        for frame in batch {
-            self.process(frame, sink);
-        }
-        n
+        self.process(&batch, sink);
+        batch.len()
     }
 
-    fn process(&mut self, frame: Frame, sink: &mut dyn Sink) {
-        let Some(state) = self.cameras.get_mut(frame.camera) else {
-            return;
-        };
+    /// Decodes and checks the frames (dropping bad ones), runs the good ones through
+    /// the device as one batch, then localizes and publishes each.
+    fn process(&mut self, frames: &[Frame], sink: &mut dyn Sink) {
         let t0 = Instant::now();
-        let result = frame.pixels().map_err(Failure::Bad).and_then(|pixels| {
-            let view = pixels.view().map_err(Failure::Detect)?;
-            let decoded = t0.elapsed();
-            let (detections, times) = self.detector.detect_timed(&view).map_err(Failure::Detect)?;
-            let debug = self.debug_image.then(|| annotate::to_rgb(&view));
-            Ok((
-                view.width(),
-                view.height(),
-                detections,
-                times,
-                decoded,
-                debug,
-            ))
-        });
-        let (width, height, detections, times, decoded, debug) = match result {
+        let mut pixels = Vec::new();
+        for frame in frames {
+            match frame.pixels() {
+                Ok(p) => pixels.push((frame, p)),
+                Err(bad) => self.drop_frame(frame, Failure::Bad(bad)),
+            }
+        }
+        let mut batch = Vec::new();
+        let mut views = Vec::new();
+        for (frame, p) in &pixels {
+            match p.view() {
+                Ok(view) => {
+                    batch.push(*frame);
+                    views.push(view);
+                }
+                Err(e) => self.drop_frame(frame, Failure::Detect(e.to_string())),
+            }
+        }
+        let decoded = t0.elapsed();
+        if views.is_empty() {
+            return;
+        }
+        let (detections, times) = match self.detector.detect_batch(&views) {
             Ok(r) => r,
-            Err(failure) => {
-                lock(&state.stats).bad_inputs += u64::from(matches!(failure, Failure::Bad(_)));
-                if let Some(suppressed) = state.warn.allow(Instant::now()) {
-                    tracing::warn!(
-                        camera = %state.cam.namespace,
-                        suppressed,
-                        "frame {}.{:09} dropped: {}",
-                        frame.stamp.sec,
-                        frame.stamp.nanosec,
-                        failure
-                    );
+            Err(e) => {
+                let e = e.to_string();
+                for frame in batch {
+                    self.drop_frame(frame, Failure::Detect(e.clone()));
                 }
                 return;
             }
         };
+        for ((frame, view), detections) in batch.into_iter().zip(&views).zip(detections) {
+            let debug = self.debug_image.then(|| annotate::to_rgb(view));
+            let size = (view.width(), view.height());
+            let timing = (decoded, times);
+            self.publish(frame, size, detections, timing, debug, sink);
+        }
+    }
 
+    /// Counts and (throttled) logs a frame that could not be processed.
+    fn drop_frame(&mut self, frame: &Frame, failure: Failure) {
+        let Some(state) = self.cameras.get_mut(frame.camera) else {
+            return;
+        };
+        lock(&state.stats).bad_inputs += u64::from(matches!(failure, Failure::Bad(_)));
+        if let Some(suppressed) = state.warn.allow(Instant::now()) {
+            tracing::warn!(
+                camera = %state.cam.namespace,
+                suppressed,
+                "frame {}.{:09} dropped: {}",
+                frame.stamp.sec,
+                frame.stamp.nanosec,
+                failure
+            );
+        }
+    }
+
+    /// Filters by class threshold, localizes, publishes, and records the frame's times.
+    fn publish(
+        &mut self,
+        frame: &Frame,
+        (width, height): (u32, u32),
+        detections: Vec<Detection>,
+        (decoded, times): (Duration, StageTimes),
+        debug: Option<RgbImage>,
+        sink: &mut dyn Sink,
+    ) {
+        let Some(state) = self.cameras.get_mut(frame.camera) else {
+            return;
+        };
         let t_loc = Instant::now();
         let calibration = state.cam.localizer.calibration().camera();
         let calibrated = (calibration.width(), calibration.height()) == (width, height);
@@ -324,7 +364,8 @@ impl<D: Detect> Worker<D> {
 
 enum Failure {
     Bad(BadFrame),
-    Detect(DetectError),
+    /// The detector's error, as text: one device error fails every frame of its batch.
+    Detect(String),
 }
 
 impl std::fmt::Display for Failure {

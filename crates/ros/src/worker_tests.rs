@@ -6,44 +6,52 @@ use sightline_geometry::Calibration;
 /// Finds the box of pure-white pixels and calls it a pedestrian (score 0.9); also
 /// reports a weak stop sign (0.1) everywhere, which the per-class threshold must drop.
 struct FakeDetector {
-    calls: usize,
+    /// Size of every batch it was given.
+    batches: Vec<usize>,
     delay: Duration,
 }
 
 impl Detect for FakeDetector {
-    fn detect_timed(
+    fn detect_batch(
         &mut self,
-        image: &ImageView,
-    ) -> Result<(Vec<Detection>, StageTimes), DetectError> {
-        self.calls += 1;
+        images: &[ImageView],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
+        self.batches.push(images.len());
         std::thread::sleep(self.delay);
-        let ch = image.format().channels();
-        let (mut x1, mut y1, mut x2, mut y2) = (u32::MAX, u32::MAX, 0, 0);
-        for y in 0..image.height() {
-            for x in 0..image.width() {
-                let i = y as usize * image.step() + x as usize * ch;
-                if image.data()[i..i + ch.min(3)].iter().all(|&v| v == 255) {
-                    (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x + 1), y2.max(y + 1));
-                }
-            }
-        }
-        let mut dets = vec![Detection {
-            class: Class::StopSign,
-            score: 0.1,
-            bbox: [0.0, 0.0, 4.0, 4.0],
-        }];
-        if x2 > x1 {
-            dets.push(Detection {
-                class: Class::Pedestrian,
-                score: 0.9,
-                bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
-            });
-        }
-        Ok((dets, StageTimes::default()))
+        Ok((
+            images.iter().map(white_box).collect(),
+            StageTimes::default(),
+        ))
     }
     fn device_name(&self) -> String {
         "fake".into()
     }
+}
+
+fn white_box(image: &ImageView) -> Vec<Detection> {
+    let ch = image.format().channels();
+    let (mut x1, mut y1, mut x2, mut y2) = (u32::MAX, u32::MAX, 0, 0);
+    for y in 0..image.height() {
+        for x in 0..image.width() {
+            let i = y as usize * image.step() + x as usize * ch;
+            if image.data()[i..i + ch.min(3)].iter().all(|&v| v == 255) {
+                (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x + 1), y2.max(y + 1));
+            }
+        }
+    }
+    let mut dets = vec![Detection {
+        class: Class::StopSign,
+        score: 0.1,
+        bbox: [0.0, 0.0, 4.0, 4.0],
+    }];
+    if x2 > x1 {
+        dets.push(Detection {
+            class: Class::Pedestrian,
+            score: 0.9,
+            bbox: [x1 as f32, y1 as f32, x2 as f32, y2 as f32],
+        });
+    }
+    dets
 }
 
 #[derive(Default)]
@@ -87,7 +95,7 @@ fn worker(cameras: usize, delay_ms: u64, debug: bool) -> (Worker<FakeDetector>, 
     let inputs = cams.iter().map(|c| c.input.clone()).collect();
     let thresholds = Class::ALL.iter().map(|&c| (c, 0.3)).collect();
     let det = FakeDetector {
-        calls: 0,
+        batches: Vec::new(),
         delay: Duration::from_millis(delay_ms),
     };
     (Worker::new(det, cams, thresholds, debug), inputs)
@@ -216,6 +224,7 @@ fn latest_frame_wins_and_cameras_batch() {
     );
     let secs: Vec<(usize, i32)> = sink.outputs.iter().map(|o| (o.0, o.1.sec)).collect();
     assert_eq!(secs, vec![(0, 5), (1, 9)]);
+    assert_eq!(w.detector.batches, vec![2], "one device batch for both");
     assert_eq!(
         w.step(&mut sink, Duration::from_millis(10)),
         0,
@@ -259,7 +268,7 @@ fn slow_device_never_backlogs() {
         "frames were dropped, not queued: {}",
         secs.len()
     );
-    assert_eq!(w.detector.calls, secs.len());
+    assert_eq!(w.detector.batches.len(), secs.len());
 }
 
 /// Diagnostics come from another thread and do not wait for a slow frame to finish.
