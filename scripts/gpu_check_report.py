@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """The table at the end of scripts/gpu-check.sh (standard library only: it runs on the lent
-GPU machine). Reads, from the directory given first (for each device named after it):
+GPU machine). Arguments: the CPU reference (the detections of the same binary on lavapipe, score >=
+0.25), the output directory, the devices. Reads, for each device, from that directory:
 
-  ort.jsonl                       onnxruntime's detections (score >= 0.25)
   <device>.jsonl                  ours on <device> (score >= 0.25)
   <device>.bench.json             `sightline bench` at 1280x720, one camera
-  <device>.bench8.json            the same with 8 cameras at 30 Hz
+  <device>.bench8.json            the same with 8 cameras (GPU_CHECK_CAMERAS) at 30 Hz
 
 Detections agree when every detection of one side with score >= 0.3 has one of the
 other side (score >= 0.25, same image and class) with IoU >= 0.9 and |score diff| <= 0.02;
@@ -56,11 +56,11 @@ def stage(report, name, q):
 
 
 def main():
-    out = Path(sys.argv[1])
-    reference = load_jsonl(out / "ort.jsonl")
+    reference = load_jsonl(sys.argv[1])
+    out = Path(sys.argv[2])
     rows = []
     failed = False
-    for device in sys.argv[2:]:
+    for device in sys.argv[3:]:
         det_path = out / f"{device}.jsonl"
         if not det_path.exists():
             rows.append(f"| {device} | did not run (see {device}.detect.log) | | | | | |")
@@ -88,16 +88,17 @@ def main():
             fr = json.loads(eight.read_text()).get("fixed_rate")
             if fr:
                 lat = fr["latency_ms"]
-                multi = f"{lat['p50']:.2f} / {lat['p99']:.2f} ms, {100 * fr['dropped_fraction']:.1f} % dropped"
+                multi = (f"{fr['cameras']} × {fr['rate_hz']:.0f} Hz: {lat['p50']:.2f} / {lat['p99']:.2f} ms, "
+                         f"{100 * fr['dropped_fraction']:.1f} % dropped")
         rows.append(
             f"| {device} | {b['device']} | {check} | {b['startup_ms'] / 1e3:.1f} s "
             f"| {stage(b, 'total', 'p50'):.2f} / {stage(b, 'total', 'p99'):.2f} ms ({per_stage}) "
             f"| {b['throughput_fps']:.0f} | {multi} |"
         )
     print()
-    print("| device | adapter | detections vs onnxruntime (CPU) | start-up "
+    print("| device | adapter | detections vs CPU reference | start-up "
           "| 1280×720 frame p50 / p99 (upload / pre / inference / post p50) "
-          "| frames/s | 8 cameras × 30 Hz p50 / p99 |")
+          "| frames/s | cameras at 30 Hz: p50 / p99 |")
     print("|---|---|---|---:|---|---:|---|")
     for row in rows:
         print(row)
