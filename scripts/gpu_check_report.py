@@ -93,7 +93,7 @@ def main():
         rows.append(
             f"| {device} | {b['device']} | {check} | {b['startup_ms'] / 1e3:.1f} s "
             f"| {stage(b, 'total', 'p50'):.2f} / {stage(b, 'total', 'p99'):.2f} ms ({per_stage}) "
-            f"| {b['throughput_fps']:.0f} | {multi} |"
+            f"| {b['throughput_fps']:.1f} | {multi} |"
         )
     print()
     print("| device | adapter | detections vs CPU reference | start-up "
