@@ -73,8 +73,11 @@ impl DeviceChoice {
                 .map_err(|e| unavailable(format!("no compute device found: {e}")))?,
         };
         let client = device.client();
+        // The adapter as it names itself ("NVIDIA H100 PCIe", "llvmpipe (LLVM 15.0.6, 256
+        // bits)") and the runtime/compiler path ("wgpu<wgsl>", "cuda").
+        let name = format!("{} [{}]", client.properties().identity.name, client.name());
         Ok(Gpu {
-            name: client.name().to_string(),
+            name,
             device,
             client,
         })
