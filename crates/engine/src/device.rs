@@ -1,5 +1,9 @@
 //! Choosing the compute device: a real GPU when there is one, lavapipe otherwise.
 
+// The probe is only called with CUDA; its messages are tested in every build.
+#[cfg(any(feature = "cuda", test))]
+mod cuda;
+
 use crate::EngineError;
 use cubecl::device::WgpuDeviceKind;
 use cubecl::prelude::*;
@@ -53,7 +57,7 @@ impl DeviceChoice {
             reason,
         };
         let device = match self {
-            DeviceChoice::Cuda => Device::cuda(0).map_err(|e| unavailable(e.to_string()))?,
+            DeviceChoice::Cuda => open_cuda().map_err(unavailable)?,
             DeviceChoice::Vulkan => [
                 WgpuDeviceKind::DiscreteGpu(0),
                 WgpuDeviceKind::IntegratedGpu(0),
@@ -66,7 +70,12 @@ impl DeviceChoice {
                     "{e} (install a software Vulkan driver, e.g. Debian's mesa-vulkan-drivers)"
                 ))
             })?,
-            DeviceChoice::Auto => Device::cuda(0)
+            DeviceChoice::Auto => open_cuda()
+                .inspect_err(|reason| {
+                    if cfg!(feature = "cuda") {
+                        tracing::info!("not on CUDA: {reason}");
+                    }
+                })
                 .or_else(|_| Device::wgpu(WgpuDeviceKind::DiscreteGpu(0)))
                 .or_else(|_| Device::wgpu(WgpuDeviceKind::IntegratedGpu(0)))
                 .or_else(|_| Device::wgpu(WgpuDeviceKind::DefaultDevice))
@@ -80,6 +89,25 @@ impl DeviceChoice {
             name,
             device,
             client,
+        })
+    }
+}
+
+/// CUDA device 0, or why not, in one line.
+fn open_cuda() -> Result<Device, String> {
+    #[cfg(not(feature = "cuda"))]
+    return Err("this build has no CUDA (cargo build --features cuda)".into());
+    #[cfg(feature = "cuda")]
+    {
+        if let Some(missing) = cuda::CudaLibraries::probe().missing() {
+            return Err(missing);
+        }
+        Device::cuda(0).map_err(|e| match e {
+            cubecl::device::DeviceUnavailable::NoSuchDevice { .. } => {
+                "the NVIDIA driver loads but reports no CUDA device (CUDA_VISIBLE_DEVICES?)"
+                    .to_string()
+            }
+            other => other.to_string(),
         })
     }
 }
@@ -110,5 +138,29 @@ impl Gpu {
     pub fn sync(&self) -> Result<(), EngineError> {
         cubecl::future::block_on(self.client.sync())
             .map_err(|e| EngineError::Execution(format!("{e:?}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `--device cuda` says here: that the build has no CUDA, or which library the
+    /// machine lacks (cuda.rs tests each message); a machine with both opens the device.
+    #[test]
+    fn cuda_says_in_one_line_what_is_missing() {
+        #[cfg(feature = "cuda")]
+        let missing = cuda::CudaLibraries::probe().missing();
+        #[cfg(not(feature = "cuda"))]
+        let missing = Some("this build has no CUDA (cargo build --features cuda)".to_string());
+        match (missing, DeviceChoice::Cuda.open()) {
+            (Some(reason), Err(e)) => assert_eq!(
+                e.to_string(),
+                format!("device \"cuda\" unavailable: {reason}")
+            ),
+            (None, Ok(_)) => {}
+            (missing, Ok(gpu)) => panic!("opened {} although {missing:?}", gpu.name()),
+            (None, Err(e)) => panic!("{e}, with libcuda and libnvrtc present"),
+        }
     }
 }
