@@ -3,6 +3,7 @@
 GPU machine). Arguments: the CPU reference (the detections of the same binary on lavapipe, score >=
 0.25), the output directory, the devices. Reads, for each device, from that directory:
 
+  <device>.unavailable            the device's one-line reason, where this machine lacks it
   <device>.jsonl                  ours on <device> (score >= 0.25)
   <device>.bench.json             `sightline bench` at 1280x720, one camera
   <device>.bench8.json            the same with 8 cameras (GPU_CHECK_CAMERAS) at 30 Hz
@@ -10,6 +11,9 @@ GPU machine). Arguments: the CPU reference (the detections of the same binary on
 Detections agree when every detection of one side with score >= 0.3 has one of the
 other side (score >= 0.25, same image and class) with IoU >= 0.9 and |score diff| <= 0.02;
 the margin keeps scores near the threshold from counting as misses.
+
+A device the machine lacks is reported, not failed; the check fails when a device it has
+fails or differs, or when it has none of them.
 """
 
 import json
@@ -60,7 +64,14 @@ def main():
     out = Path(sys.argv[2])
     rows = []
     failed = False
-    for device in sys.argv[3:]:
+    devices = sys.argv[3:]
+    absent = []
+    for device in devices:
+        reason_path = out / f"{device}.unavailable"
+        if reason_path.exists():
+            absent.append(device)
+            rows.append(f"| {device} | not on this machine: {reason_path.read_text().strip()} | | | | | |")
+            continue
         det_path = out / f"{device}.jsonl"
         if not det_path.exists():
             rows.append(f"| {device} | did not run (see {device}.detect.log) | | | | | |")
@@ -102,7 +113,10 @@ def main():
     print("|---|---|---|---:|---|---:|---|")
     for row in rows:
         print(row)
-    sys.exit(1 if failed else 0)
+    ran = [d for d in devices if d not in absent]
+    print()
+    print(f"devices run: {' '.join(ran) or 'none'}; not on this machine: {' '.join(absent) or 'none'}")
+    sys.exit(1 if failed or not ran else 0)
 
 
 if __name__ == "__main__":
