@@ -94,22 +94,22 @@ impl DeviceChoice {
 }
 
 /// CUDA device 0, or why not, in one line.
+#[cfg(feature = "cuda")]
 fn open_cuda() -> Result<Device, String> {
-    #[cfg(not(feature = "cuda"))]
-    return Err("this build has no CUDA (cargo build --features cuda)".into());
-    #[cfg(feature = "cuda")]
-    {
-        if let Some(missing) = cuda::CudaLibraries::probe().missing() {
-            return Err(missing);
-        }
-        Device::cuda(0).map_err(|e| match e {
-            cubecl::device::DeviceUnavailable::NoSuchDevice { .. } => {
-                "the NVIDIA driver loads but reports no CUDA device (CUDA_VISIBLE_DEVICES?)"
-                    .to_string()
-            }
-            other => other.to_string(),
-        })
+    if let Some(missing) = cuda::CudaLibraries::probe().missing() {
+        return Err(missing);
     }
+    Device::cuda(0).map_err(|e| match e {
+        cubecl::device::DeviceUnavailable::NoSuchDevice { .. } => {
+            "the NVIDIA driver loads but reports no CUDA device (CUDA_VISIBLE_DEVICES?)".to_string()
+        }
+        other => other.to_string(),
+    })
+}
+
+#[cfg(not(feature = "cuda"))]
+fn open_cuda() -> Result<Device, String> {
+    Err("this build has no CUDA (cargo build --features cuda)".into())
 }
 
 /// An opened device and its compute client.

@@ -28,22 +28,21 @@ impl CudaLibraries {
         // calls run only once their library loaded, write into locals that outlive them,
         // and need no initialised driver or NVRTC program.
         unsafe {
-            let driver = driver::sys::is_culib_present()
-                .then(|| {
-                    let mut version = 0;
-                    let ok = driver::sys::cuDriverGetVersion(&mut version)
-                        == driver::sys::CUresult::CUDA_SUCCESS;
-                    ok.then_some(version)
-                })
-                .flatten();
-            let nvrtc = nvrtc::sys::is_culib_present()
-                .then(|| {
-                    let (mut major, mut minor) = (0, 0);
-                    let ok = nvrtc::sys::nvrtcVersion(&mut major, &mut minor)
-                        == nvrtc::sys::nvrtcResult::NVRTC_SUCCESS;
-                    ok.then_some(1000 * major + 10 * minor)
-                })
-                .flatten();
+            let driver = if driver::sys::is_culib_present() {
+                let mut version = 0;
+                let status = driver::sys::cuDriverGetVersion(&mut version);
+                (status == driver::sys::CUresult::CUDA_SUCCESS).then_some(version)
+            } else {
+                None
+            };
+            let nvrtc = if nvrtc::sys::is_culib_present() {
+                let (mut major, mut minor) = (0, 0);
+                let status = nvrtc::sys::nvrtcVersion(&mut major, &mut minor);
+                (status == nvrtc::sys::nvrtcResult::NVRTC_SUCCESS)
+                    .then_some(1000 * major + 10 * minor)
+            } else {
+                None
+            };
             CudaLibraries { driver, nvrtc }
         }
     }
