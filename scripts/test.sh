@@ -7,11 +7,14 @@ bash scripts/setup.sh
 export SIGHTLINE_SHARED="${SIGHTLINE_SHARED:-$(cd .. && pwd)/shared}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences the Vulkan loader's warnings
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets -- -D warnings
+# Lints with the `cuda` feature, so that the CUDA build (third_party/cubecl-cuda, the
+# engine's CUDA probe) is checked to compile without a second pass over cubecl.
+cargo clippy --workspace --all-targets --features sightline/cuda -- -D warnings
 cargo test --workspace
 # ROS 2 (docs/ros.md): install kilted from PyPI into .ros/, lint the `ros` feature (it
 # needs the ROS environment), then build `sightline node` and run its integration test.
-# Feature unification (Cargo.toml) lets both reuse the dependencies compiled above.
+# Feature unification (Cargo.toml) lets both reuse the dependencies compiled above (hence
+# `cuda` in this clippy too: without it cubecl would be checked again without `nvidia`).
 bash scripts/ros-setup.sh
-( . scripts/ros-env.sh && cargo clippy -p sightline -p sightline-ros --all-targets --features ros -- -D warnings )
+( . scripts/ros-env.sh && cargo clippy -p sightline -p sightline-ros --all-targets --features ros,sightline/cuda -- -D warnings )
 bash scripts/ros-test.sh
