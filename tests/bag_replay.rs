@@ -18,14 +18,6 @@ fn run(cmd: &mut std::process::Command) -> Output {
     out
 }
 
-fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The first `n` kitti-tiny frames, copied into `dir/images`.
 fn kitti_frames(dir: &Path, n: usize) -> PathBuf {
     let src = common::shared_dir().join("data/kitti-tiny/image_2");
@@ -96,7 +88,7 @@ fn replay_gives_the_detections_of_detect_for_raw_and_jpeg_bags() {
         .args(["detect", "--jsonl"])
         .arg(&detect_out)
         .arg(&images));
-    let want = jsonl(&detect_out);
+    let want = common::jsonl(&detect_out);
     assert!(!want.is_empty(), "kitti frames should have detections");
     let mut stems: Vec<String> = std::fs::read_dir(&images)
         .unwrap()
@@ -138,7 +130,7 @@ fn replay_gives_the_detections_of_detect_for_raw_and_jpeg_bags() {
             .arg(&replay_out));
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert!(stderr.contains("replayed 6 frames"), "{stderr}");
-        let got = jsonl(&replay_out);
+        let got = common::jsonl(&replay_out);
         assert_eq!(got.len(), want.len(), "{compressed:?}");
         for (g, w) in got.iter().zip(&want) {
             let index = g["index"].as_u64().unwrap() as usize;

@@ -33,3 +33,12 @@ pub fn python() -> PathBuf {
 pub fn sightline() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
 }
+
+/// The JSON objects of a JSON lines file.
+pub fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}

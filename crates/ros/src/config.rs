@@ -8,7 +8,8 @@
 //! which is the YAML nesting `camera: {front: {transport: raw, ...}}` (ROS parameter
 //! names cannot contain `/`).
 
-use sightline_detect::{Class, DeviceChoice, Manifest};
+use sightline_detect::{Class, DeviceChoice};
+use sightline_perception::{check_base_frame, Thresholds};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,10 @@ impl CameraConfig {
             Transport::Compressed => format!("{}/image_raw/compressed", self.namespace),
         }
     }
+    /// The name of the parameter that gave [`CameraConfig::calibration`].
+    pub fn calibration_parameter(&self) -> String {
+        format!("{}.calibration", self.namespace[1..].replace('/', "."))
+    }
     pub fn detections_topic(&self) -> String {
         format!("{}/detections", self.namespace)
     }
@@ -85,7 +90,7 @@ pub struct NodeConfig {
     pub model: Option<PathBuf>,
     pub device: DeviceChoice,
     /// Score threshold of every class (configured, else the model manifest's).
-    pub score_thresholds: BTreeMap<Class, f32>,
+    pub score_thresholds: Thresholds,
     pub nms_iou: Option<f32>,
     /// Frame of the 3D detections; the frame the calibrations' mounts are given in.
     pub base_frame: String,
@@ -194,28 +199,21 @@ impl NodeConfig {
                 .parse()
                 .map_err(|e| invalid("device", format!("{e}")))?,
         };
-        let mut score_thresholds = BTreeMap::new();
-        for spec in Manifest::default_model().classes {
-            let name = format!("score_threshold.{}", spec.name);
-            let value = match opt_number(params, &name)? {
-                Some(v) => unit_interval(&name, v)?,
-                None => spec.score_threshold,
-            };
-            score_thresholds.insert(spec.name, value);
+        let mut score_thresholds = Thresholds::default();
+        for class in Class::ALL {
+            let name = format!("score_threshold.{class}");
+            if let Some(v) = opt_number(params, &name)? {
+                let v = unit_interval(&name, v)?;
+                score_thresholds
+                    .set(class, v)
+                    .map_err(|e| invalid(&name, e.to_string()))?;
+            }
         }
         let nms_iou = opt_number(params, "nms_iou")?
             .map(|v| unit_interval("nms_iou", v))
             .transpose()?;
         let base_frame = opt_string(params, "base_frame")?.unwrap_or_else(|| "base_link".into());
-        if base_frame.is_empty()
-            || base_frame.starts_with('/')
-            || base_frame.contains(char::is_whitespace)
-        {
-            return Err(invalid(
-                "base_frame",
-                format!("{base_frame:?} is not a tf frame id"),
-            ));
-        }
+        check_base_frame(&base_frame).map_err(|e| invalid("base_frame", e.to_string()))?;
         let publish_debug_image = match params.get("publish_debug_image") {
             None => false,
             Some(ParamValue::Bool(b)) => *b,
@@ -242,11 +240,6 @@ impl NodeConfig {
             base_frame,
             publish_debug_image,
         })
-    }
-
-    /// The lowest per-class threshold: the detector's own cut, before the per-class one.
-    pub fn min_score_threshold(&self) -> f32 {
-        self.score_thresholds.values().copied().fold(1.0, f32::min)
     }
 }
 
@@ -352,8 +345,8 @@ mod tests {
         assert_eq!(c.device, DeviceChoice::Auto);
         assert!(!c.publish_debug_image);
         // defaults come from the manifest, not from this module
-        for spec in Manifest::default_model().classes {
-            assert_eq!(c.score_thresholds[&spec.name], spec.score_threshold);
+        for spec in sightline_detect::Manifest::default_model().classes {
+            assert_eq!(c.score_thresholds.get(spec.name), spec.score_threshold);
         }
     }
 
@@ -367,9 +360,13 @@ mod tests {
         p.insert("device".into(), s("cpu"));
         p.insert("use_sim_time".into(), ParamValue::Bool(false));
         let c = NodeConfig::from_params(&p, Path::new("/w")).unwrap();
-        assert_eq!(c.score_thresholds[&Class::StopSign], 0.6);
-        assert_eq!(c.score_thresholds[&Class::Pedestrian], 0.0);
-        assert_eq!(c.min_score_threshold(), 0.0);
+        assert_eq!(c.score_thresholds.get(Class::StopSign), 0.6);
+        assert_eq!(c.score_thresholds.get(Class::Pedestrian), 0.0);
+        assert_eq!(c.score_thresholds.min(), 0.0);
+        assert_eq!(
+            c.cameras[0].calibration_parameter(),
+            "camera.front.calibration"
+        );
         assert_eq!(c.model.as_deref(), Some(Path::new("/w/pkg/models/y.onnx")));
         assert_eq!(
             c.cameras[0].calibration,
