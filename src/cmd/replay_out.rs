@@ -97,7 +97,7 @@ impl Sinks {
             for record in out.records(&image) {
                 let line = Line {
                     record,
-                    topic: &**topic,
+                    topic,
                     index,
                     stamp_ns: out.stamp.as_nanos(),
                     frame_id: &out.frame_id,
