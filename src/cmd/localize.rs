@@ -32,7 +32,7 @@ pub fn locate(localizer: &Localizer, d: &Detection) -> Option<Localization> {
     match localizer.localize(target_kind(d.class), d.bbox.map(f64::from)) {
         Ok(l) => Some(l),
         Err(err) => {
-            tracing::debug!("not localized: {err}");
+            tracing::debug!("not localized: {}", sightline_bag::with_causes(&err));
             None
         }
     }

@@ -20,7 +20,7 @@ pub struct DecodedImage {
 pub enum PixelError {
     #[error("unsupported compressed format {0:?} (supported: jpeg, png)")]
     Format(String),
-    #[error("cannot decode {format} data: {source}")]
+    #[error("cannot decode {format} data")]
     Decode {
         format: &'static str,
         #[source]
