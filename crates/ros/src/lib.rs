@@ -25,7 +25,6 @@ mod node;
 
 pub use config::{CameraConfig, ConfigError, NodeConfig, ParamValue, RawParams, Transport};
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why the node could not start (or stopped).
@@ -37,16 +36,36 @@ pub enum NodeError {
     // chain, and would print it twice.
     #[error("invalid parameters")]
     Config(#[from] ConfigError),
-    #[error("calibration of camera {camera} ({path}): {reason}")]
+    // The calibration error names the file.
+    #[error("calibration of camera {camera}")]
     Calibration {
         camera: String,
-        path: PathBuf,
-        reason: String,
+        #[source]
+        source: sightline_geometry::CalibrationError,
+    },
+    #[error("camera {camera}")]
+    Priors {
+        camera: String,
+        #[source]
+        source: sightline_geometry::InvalidPriors,
     },
     #[error("detector")]
     Detector(#[from] sightline_detect::DetectError),
     #[error("ROS {what}: {reason}")]
     Ros { what: String, reason: String },
+}
+
+/// `error: cause: cause ...`, for log lines: messages name their own context only,
+/// causes are their sources.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// Runs the node until SIGINT/SIGTERM. ROS arguments (`--ros-args --params-file F

@@ -2,7 +2,7 @@
 //! latest-frame slot, the worker thread, publishers, and the spin loop that runs
 //! until SIGINT/SIGTERM and publishes `/diagnostics` once a second.
 
-use crate::config::{NodeConfig, ParamValue, RawParams, Transport};
+use crate::config::{dds_profile_hint, NodeConfig, ParamValue, RawParams, Transport};
 use crate::msgs;
 use crate::worker::{CameraInput, CameraOutput, Reporter, Sink, Worker, WorkerCamera};
 use crate::NodeError;
@@ -35,18 +35,25 @@ pub fn run() -> Result<(), NodeError> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let config = NodeConfig::from_params(&raw_params(&node), &cwd)?;
     tracing::info!(?config, "configuration");
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    if let Some(hint) = dds_profile_hint(&config, |k| std::env::var(k).ok(), &cwd) {
+        tracing::warn!("{hint}");
+    }
 
     let mut cameras = Vec::new();
     for cam in &config.cameras {
-        let calibration_error = |reason: String| NodeError::Calibration {
-            camera: cam.namespace.clone(),
-            path: cam.calibration.clone(),
-            reason,
-        };
         let calibration =
-            Calibration::load(&cam.calibration).map_err(|e| calibration_error(e.to_string()))?;
-        let localizer = Localizer::new(calibration, Priors::default())
-            .map_err(|e| calibration_error(e.to_string()))?;
+            Calibration::load(&cam.calibration).map_err(|source| NodeError::Calibration {
+                camera: cam.namespace.clone(),
+                source,
+            })?;
+        let localizer =
+            Localizer::new(calibration, Priors::default()).map_err(|source| NodeError::Priors {
+                camera: cam.namespace.clone(),
+                source,
+            })?;
         cameras.push(WorkerCamera {
             namespace: cam.namespace.clone(),
             localizer,

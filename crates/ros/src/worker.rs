@@ -77,9 +77,9 @@ pub struct CameraInput {
 }
 
 impl CameraInput {
-    /// Called for every arriving message; never blocks.
+    /// Called for every arriving message; never waits for the worker.
     pub fn push(&self, frame: Frame) {
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        self.counters.arrived(frame.stamp);
         if self.slot.offer(frame).is_some() {
             self.counters.displaced.fetch_add(1, Ordering::Relaxed);
         }
@@ -317,7 +317,11 @@ impl<D: Detect> Worker<D> {
                     Ok(loc) => Some(loc),
                     Err(e) => {
                         lock(&state.stats).localize_failures += 1;
-                        tracing::debug!(camera = %state.cam.namespace, "not localized: {e}");
+                        tracing::debug!(
+                            camera = %state.cam.namespace,
+                            "not localized: {}",
+                            crate::with_causes(&e)
+                        );
                         None
                     }
                 }
