@@ -48,7 +48,7 @@ impl std::fmt::Display for Position {
 /// Everything that can go wrong opening, reading or writing a bag.
 #[derive(Debug, thiserror::Error)]
 pub enum BagError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -68,21 +68,21 @@ pub enum BagError {
         mode: String,
         format: String,
     },
-    #[error("{path}: corrupted or truncated MCAP {position}: {source}")]
+    #[error("{path}: corrupted or truncated MCAP {position}")]
     Mcap {
         path: PathBuf,
         position: Position,
         #[source]
         source: mcap::McapError,
     },
-    #[error("{path}: SQLite error {position}: {source}")]
+    #[error("{path}: SQLite error {position}")]
     Sqlite {
         path: PathBuf,
         position: Position,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("{path}: topic {topic} message #{index}: {source}")]
+    #[error("{path}: topic {topic} message #{index}")]
     Decode {
         path: PathBuf,
         topic: String,
@@ -119,6 +119,19 @@ pub enum BagError {
         topic: String,
         type_name: String,
     },
+}
+
+/// `error: cause: cause ...`, where an error becomes text (a reason, a log line):
+/// messages name their own context only, causes are their sources.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 impl BagError {

@@ -14,7 +14,7 @@ use crossbeam::channel::{bounded, Receiver};
 
 use crate::msgs::{CompressedImage, Header, Image};
 use crate::pixels::decode_compressed;
-use crate::{Bag, BagError, BagInfo, RawMessage};
+use crate::{with_causes, Bag, BagError, BagInfo, RawMessage};
 
 const IMAGE: &str = "sensor_msgs/msg/Image";
 const COMPRESSED: &str = "sensor_msgs/msg/CompressedImage";
@@ -79,7 +79,7 @@ fn bad(raw: &RawMessage, reason: String) -> BagError {
 pub fn decode_frame(raw: RawMessage) -> Result<Frame, BagError> {
     if &*raw.type_name == COMPRESSED {
         let msg: CompressedImage = raw.decode()?;
-        let img = decode_compressed(&msg).map_err(|e| bad(&raw, e.to_string()))?;
+        let img = decode_compressed(&msg).map_err(|e| bad(&raw, with_causes(&e)))?;
         let pixels = Pixels {
             width: img.width,
             height: img.height,

@@ -38,7 +38,7 @@ pub struct FromImages {
 pub enum FromImagesError {
     #[error(transparent)]
     Bag(#[from] BagError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Image {
         path: PathBuf,
         #[source]

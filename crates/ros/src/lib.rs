@@ -22,7 +22,6 @@ mod node;
 
 pub use config::{CameraConfig, ConfigError, NodeConfig, ParamValue, RawParams, Transport};
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why the node could not start (or stopped).
@@ -49,6 +48,19 @@ pub enum NodeError {
     },
     #[error("ROS {what}: {reason}")]
     Ros { what: String, reason: String },
+}
+
+/// `error: cause: cause ...`, for log lines: messages name their own context only,
+/// causes are their sources.
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 /// Runs the node until SIGINT/SIGTERM. ROS arguments (`--ros-args --params-file F

@@ -2,7 +2,7 @@
 //! latest-frame slot, the worker thread, publishers, and the spin loop that runs
 //! until SIGINT/SIGTERM and publishes `/diagnostics` once a second.
 
-use crate::config::{NodeConfig, ParamValue, RawParams, Transport};
+use crate::config::{dds_profile_hint, NodeConfig, ParamValue, RawParams, Transport};
 use crate::msgs;
 use crate::worker::{Arrived, CameraInput, Reporter, Sink, Worker, WorkerCamera};
 use crate::NodeError;
@@ -35,6 +35,12 @@ pub fn run() -> Result<(), NodeError> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let config = NodeConfig::from_params(&raw_params(&node), &cwd)?;
     tracing::info!(?config, "configuration");
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    if let Some(hint) = dds_profile_hint(&config, |k| std::env::var(k).ok(), &cwd) {
+        tracing::warn!("{hint}");
+    }
 
     let mut cameras = Vec::new();
     for cam in &config.cameras {
@@ -44,7 +50,7 @@ pub fn run() -> Result<(), NodeError> {
                 camera: cam.namespace.clone(),
                 parameter: cam.calibration_parameter(),
                 path: cam.calibration.clone(),
-                reason: e.to_string(),
+                reason: crate::with_causes(&e),
             })?;
         camera.thresholds = config.score_thresholds.clone();
         camera.base_frame = config.base_frame.clone();
@@ -143,7 +149,7 @@ pub fn run() -> Result<(), NodeError> {
             })
             .map_err(|e| NodeError::Ros {
                 what: "worker thread".into(),
-                reason: e.to_string(),
+                reason: crate::with_causes(&e),
             })?
     };
 

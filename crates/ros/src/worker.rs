@@ -41,7 +41,7 @@ pub struct CameraInput {
 impl CameraInput {
     /// Called for every arriving message; never blocks.
     pub fn push(&self, frame: Arrived) {
-        self.counters.received.fetch_add(1, Ordering::Relaxed);
+        self.counters.arrived(frame.frame.stamp);
         if self.slot.offer(frame).is_some() {
             self.counters.displaced.fetch_add(1, Ordering::Relaxed);
         }
