@@ -37,7 +37,7 @@ pub enum NodeError {
     Calibration {
         camera: String,
         parameter: String,
-        path: PathBuf,
+        path: std::path::PathBuf,
         reason: String,
     },
     #[error("detector with model {model}")]
@@ -52,6 +52,7 @@ pub enum NodeError {
 
 /// `error: cause: cause ...`, for log lines: messages name their own context only,
 /// causes are their sources.
+#[cfg_attr(not(feature = "ros"), allow(dead_code))]
 pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();

@@ -5,7 +5,7 @@
 //! thread ([`CameraStats`]) and turned into a neutral [`Status`] once per second,
 //! which the ROS glue maps to `diagnostic_msgs`.
 
-use crate::frame::Stamp;
+use sightline_perception::Stamp;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
