@@ -31,6 +31,8 @@ pub struct OpTime {
     pub launches: usize,
     pub ms: f64,
     pub gflops: Option<f64>,
+    /// Compulsory traffic of one frame's launches of this type (tensors and weights).
+    pub megabytes: f64,
 }
 
 pub fn per_op(detector: &Detector) -> anyhow::Result<Vec<OpTime>> {
@@ -52,6 +54,7 @@ pub fn per_op(detector: &Detector) -> anyhow::Result<Vec<OpTime>> {
                     launches: 0,
                     ms: 0.0,
                     gflops: None,
+                    megabytes: 0.0,
                 });
                 by_type.len() - 1
             }
@@ -59,6 +62,7 @@ pub fn per_op(detector: &Detector) -> anyhow::Result<Vec<OpTime>> {
         let entry = &mut by_type[k];
         entry.launches += 1;
         entry.ms += ms[1];
+        entry.megabytes += step.bytes / 1e6;
         if step.flops > 0.0 {
             *entry.gflops.get_or_insert(0.0) += step.flops;
         }
@@ -127,6 +131,16 @@ pub fn print_report(r: &Report) {
         );
     }
     println!("throughput    {:.2} frames/s", r.throughput_fps);
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
+    let model_launches: usize = r.per_op.iter().map(|o| o.launches).sum();
+    println!(
+        "launches per frame: {} ({model_launches} model + letterbox + decode); {profile} build",
+        model_launches + 2
+    );
     println!("model time by op type (synced after each launch):");
     for o in &r.per_op {
         let gflops = o
@@ -134,8 +148,8 @@ pub fn print_report(r: &Report) {
             .map(|g| format!("{g:.2} GFLOP/s"))
             .unwrap_or_default();
         println!(
-            "  {:<10} {:>4} launches {:>9.2} ms  {gflops}",
-            o.op_type, o.launches, o.ms
+            "  {:<16} {:>4} launches {:>9.2} ms {:>7.1} MB  {gflops}",
+            o.op_type, o.launches, o.ms, o.megabytes
         );
     }
     if let Some(mb) = r.peak_memory_mb {

@@ -444,12 +444,14 @@ fn conv2d_kernel<F: Float>(
     }
 }
 
-/// Pointwise block: `cob` output channels × `PIXELS` pixels per thread.
-const POINTWISE_CHANNELS: usize = 32;
+/// Pointwise block: `cob` output channels × `PIXELS` pixels per thread. Larger blocks
+/// (32 × 8, 16 × 8 with 16 × 4 below) were no faster on lavapipe and took minutes of
+/// shader compilation at start-up, past Mesa's cache (docs/performance.md).
+const POINTWISE_CHANNELS: usize = 8;
 const POINTWISE_PIXELS: usize = 8;
-/// Other convolutions: up to 16 output channels × 8 pixels of a row per thread.
-const CONV_CHANNELS: usize = 16;
-const CONV_PIXELS: usize = 8;
+/// Other convolutions: up to 8 output channels × 4 pixels of a row per thread.
+const CONV_CHANNELS: usize = 8;
+const CONV_PIXELS: usize = 4;
 
 /// Launches one convolution. The planner has checked that every view stays inside its
 /// buffer (`len_of` each handle's elements), which is what makes the unchecked launch
@@ -538,6 +540,7 @@ pub fn launch_contiguous(
     launch(client, p, &ConvViews::contiguous(p), &buffers)
 }
 
+#[allow(clippy::needless_range_loop)]
 /// Plain-Rust reference used by the tests and by `sightline bench` as a sanity check
 /// (contiguous tensors; `residual` has the output's shape when `p.residual`).
 pub fn reference(

@@ -91,7 +91,9 @@ fn fuse_silu(graph: &mut Graph) {
     drop_nodes(graph, &removed);
 }
 
+// Indices, not iterators: the loop body reads and rewrites other nodes of the graph.
 /// `Sigmoid(Conv(x))` into the conv's epilogue (YOLOX's objectness and class heads).
+#[allow(clippy::needless_range_loop)]
 fn fuse_sigmoid(graph: &mut Graph) {
     let mut removed = vec![false; graph.nodes.len()];
     for sig in 0..graph.nodes.len() {
@@ -117,6 +119,7 @@ fn fuse_sigmoid(graph: &mut Graph) {
 
 /// `Add(Conv(x), r)` into the conv's epilogue when `r` is computed before the conv
 /// runs (YOLOX's bottleneck shortcut), saving a launch and a read and write.
+#[allow(clippy::needless_range_loop)]
 fn fuse_residual_add(graph: &mut Graph) {
     let mut removed = vec![false; graph.nodes.len()];
     for add in 0..graph.nodes.len() {
