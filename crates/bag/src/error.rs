@@ -121,19 +121,6 @@ pub enum BagError {
     },
 }
 
-/// `error: cause: cause ...`, where an error becomes text (a reason, a log line):
-/// messages name their own context only, causes are their sources.
-pub fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
-
 impl BagError {
     pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BagError {
         let path = path.into();

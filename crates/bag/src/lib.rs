@@ -24,6 +24,7 @@ pub mod pixels;
 mod reader;
 mod writer;
 
-pub use error::{with_causes, BagError, CdrError, Position};
+pub use error::{BagError, CdrError, Position};
 pub use reader::{Bag, BagInfo, Messages, RawMessage, StorageId, TopicInfo};
+pub use sightline_types::with_causes;
 pub use writer::{BagWriter, TopicId};

@@ -259,43 +259,39 @@ pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
         match &node.op {
             Op::Reshape => {
                 let input = node.inputs[0];
-                if placed[out] {
-                    if !(placed[input] && home[input].owner == home[out].owner) {
-                        let params = copy_into(home[input], shape(input), home[out], shape(out))
-                            .map_err(|_| reshape_error(&name))?;
-                        steps.push((
-                            name,
-                            "Copy",
-                            Kernel::Copy(params),
-                            vec![home[input].owner],
-                            home[out].owner,
-                        ));
+                let same_storage = placed[input] && home[input].owner == home[out].owner;
+                let needs_copy = if placed[out] {
+                    // Placed backwards: a view already, unless its input could not follow.
+                    !same_storage
+                } else {
+                    let alias = reshaped(home[input].view, shape(input), shape(out));
+                    let dense_at_start =
+                        home[input].view.offset == 0 && is_dense(&home[input].view, shape(input));
+                    let may_alias = out != graph.output || dense_at_start;
+                    match alias {
+                        Some(view)
+                            if may_alias && (consumers_read_views(out) || dense_at_start) =>
+                        {
+                            home[out] = Home {
+                                owner: home[input].owner,
+                                view,
+                            };
+                            placed[out] = home[out].owner != out;
+                            false
+                        }
+                        _ => true,
                     }
-                    continue;
-                }
-                let alias = reshaped(home[input].view, shape(input), shape(out));
-                let dense_at_start =
-                    home[input].view.offset == 0 && is_dense(&home[input].view, shape(input));
-                let may_alias = out != graph.output || dense_at_start;
-                match alias {
-                    Some(view) if may_alias && (consumers_read_views(out) || dense_at_start) => {
-                        home[out] = Home {
-                            owner: home[input].owner,
-                            view,
-                        };
-                        placed[out] = home[out].owner != out;
-                    }
-                    _ => {
-                        let params = copy_into(home[input], shape(input), home[out], shape(out))
-                            .map_err(|_| reshape_error(&name))?;
-                        steps.push((
-                            name,
-                            "Copy",
-                            Kernel::Copy(params),
-                            vec![home[input].owner],
-                            home[out].owner,
-                        ));
-                    }
+                };
+                if needs_copy {
+                    let params = copy_into(home[input], shape(input), home[out], shape(out))
+                        .map_err(|_| reshape_error(&name))?;
+                    steps.push((
+                        name,
+                        "Copy",
+                        Kernel::Copy(params),
+                        vec![home[input].owner],
+                        home[out].owner,
+                    ));
                 }
             }
             Op::Concat(c) => {

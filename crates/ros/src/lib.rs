@@ -50,19 +50,8 @@ pub enum NodeError {
     Ros { what: String, reason: String },
 }
 
-/// `error: cause: cause ...`, for log lines: messages name their own context only,
-/// causes are their sources.
-#[cfg_attr(not(feature = "ros"), allow(dead_code))]
-pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
+#[cfg(feature = "ros")]
+pub(crate) use sightline_types::with_causes;
 
 /// Runs the node until SIGINT/SIGTERM. ROS arguments (`--ros-args --params-file F
 /// -p name:=value -r __node:=...`) are read by rcl from the process's command line.

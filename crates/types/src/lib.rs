@@ -25,6 +25,19 @@ pub fn percentile(sorted: &[Duration], q: f64) -> Option<Duration> {
     sorted.get(rank.clamp(1, sorted.len().max(1)) - 1).copied()
 }
 
+/// `error: cause: cause ...`, where an error becomes text (a reason, a log line):
+/// messages name their own context only, causes are their sources.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
