@@ -40,26 +40,13 @@ fn read_with_rosbags(bag: &Path) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("scripts/bag_read_detections.py");
     let msg_dir = root.join("crates/bag/msg");
-    python_ok(&[script.as_os_str(), bag.as_os_str(), msg_dir.as_os_str()])
+    common::python_ok(&[script.as_os_str(), bag.as_os_str(), msg_dir.as_os_str()])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
 /// Runs the venv's Python with `args`, asserts it succeeded, returns its stdout.
-fn python_ok(args: &[&std::ffi::OsStr]) -> String {
-    let out = std::process::Command::new(common::python())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn from_images(images: &Path, out: &Path, compressed: Option<&str>) {
     let mut cmd = common::sightline();
     cmd.args(["bag", "from-images"]).arg(images);
@@ -179,7 +166,7 @@ fn bad_frames_stop_replay_or_are_skipped_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = tmp.path().join("fixtures");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_write_fixtures.py");
-    python_ok(&[script.as_os_str(), fixtures.as_os_str()]);
+    common::python_ok(&[script.as_os_str(), fixtures.as_os_str()]);
     let bag = fixtures.join("sqlite3");
     let db = bag.join("sqlite3.db3");
     // Message #1 of /cam_mono/image_raw: its `data` length field claims 1 GiB.
@@ -191,7 +178,7 @@ fn bad_frames_stop_replay_or_are_skipped_and_counted() {
         assert struct.unpack_from('<I', d, p)[0] == 4 * 12, struct.unpack_from('<I', d, p)\n\
         struct.pack_into('<I', d, p, 1 << 30)\n\
         c.execute('UPDATE messages SET data = ? WHERE id = ?', (bytes(d), i)); c.commit()\n";
-    python_ok(&[
+    common::python_ok(&[
         std::ffi::OsStr::new("-c"),
         std::ffi::OsStr::new(corrupt),
         db.as_os_str(),

@@ -9,9 +9,8 @@
 
 mod common;
 
-use common::{jsonl, python, shared_dir, sightline};
+use common::{jsonl, python_ok, shared_dir, sightline};
 use serde_json::Value;
-use std::process::Command;
 
 const THRESHOLD: f64 = 0.3;
 const MARGIN: f64 = 0.03;
@@ -101,23 +100,17 @@ fn detections_match_the_onnxruntime_pipeline_on_real_images() {
         .expect("run sightline detect");
     assert!(status.success(), "sightline detect failed");
     let theirs_path = dir.path().join("theirs.jsonl");
-    let out = Command::new(python())
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/scripts/ort_detect.py"
-        ))
-        .arg("--model")
-        .arg(&model)
-        .args(["--score-threshold", "0.2", "--jsonl"])
-        .arg(&theirs_path)
-        .arg(&images)
-        .output()
-        .expect("run scripts/ort_detect.py");
-    assert!(
-        out.status.success(),
-        "ort_detect.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/ort_detect.py");
+    python_ok(&[
+        script.as_os_str(),
+        "--model".as_ref(),
+        model.as_os_str(),
+        "--score-threshold".as_ref(),
+        "0.2".as_ref(),
+        "--jsonl".as_ref(),
+        theirs_path.as_os_str(),
+        images.as_os_str(),
+    ]);
     let ours = parse(jsonl(&ours_path));
     let theirs = parse(jsonl(&theirs_path));
     let confident = ours

@@ -42,3 +42,18 @@ pub fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("json line"))
         .collect()
 }
+
+/// Runs the venv's Python with `args`, requires success, and returns its stdout.
+pub fn python_ok(args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(python())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python().display()));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
