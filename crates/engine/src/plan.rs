@@ -243,6 +243,17 @@ pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
         let out = node.output;
         let name = node.name.clone();
         let op_type = node.op.type_name();
+        // The view of `v` as a `[batch, channels, plane]` tensor, checked against its buffer.
+        let view_of = |v: ValueId, batch: usize, channels: usize, plane: usize| {
+            let h = home[v];
+            if h.view.end(batch, channels, plane) > owner_len(h.owner) {
+                return Err(EngineError::Malformed(format!(
+                    "{op_type} {name:?}: view {:?} leaves its buffer",
+                    h.view
+                )));
+            }
+            Ok(h.view)
+        };
         let copy_into = |src: Home, src_shape: &[usize], dst: Home, dst_shape: &[usize]| {
             debug_assert_eq!(
                 src_shape.iter().product::<usize>(),
@@ -345,29 +356,21 @@ pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
             Op::Conv(conv) => {
                 let p = conv.params;
                 let (oh, ow) = p.out_size();
+                let out_plane = oh * ow;
+                let output = view_of(out, p.batch, p.out_channels, out_plane)?;
                 let views = ConvViews {
-                    input: home[node.inputs[0]].view,
-                    output: home[out].view,
-                    residual: node.inputs.get(1).map_or(home[out].view, |&r| home[r].view),
+                    input: view_of(
+                        node.inputs[0],
+                        p.batch,
+                        p.in_channels,
+                        p.in_height * p.in_width,
+                    )?,
+                    output,
+                    residual: match node.inputs.get(1) {
+                        Some(&r) => view_of(r, p.batch, p.out_channels, out_plane)?,
+                        None => output,
+                    },
                 };
-                let check = |view: &TensorView, owner: Owner, channels: usize, plane: usize| {
-                    if view.end(p.batch, channels, plane) > owner_len(owner) {
-                        return Err(EngineError::Malformed(format!(
-                            "conv {name:?}: view {view:?} leaves its buffer"
-                        )));
-                    }
-                    Ok(())
-                };
-                check(
-                    &views.input,
-                    home[node.inputs[0]].owner,
-                    p.in_channels,
-                    p.in_height * p.in_width,
-                )?;
-                check(&views.output, home[out].owner, p.out_channels, oh * ow)?;
-                if let Some(&r) = node.inputs.get(1) {
-                    check(&views.residual, home[r].owner, p.out_channels, oh * ow)?;
-                }
                 let reads = node.inputs.iter().map(|&v| home[v].owner).collect();
                 steps.push((
                     name,
@@ -385,15 +388,8 @@ pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
                 let input = node.inputs[0];
                 let p = m.params;
                 let (oh, ow) = p.out_size();
-                let (src, dst) = (home[input].view, home[out].view);
-                if src.end(p.batch, p.channels, p.in_height * p.in_width)
-                    > owner_len(home[input].owner)
-                    || dst.end(p.batch, p.channels, oh * ow) > owner_len(home[out].owner)
-                {
-                    return Err(EngineError::Malformed(format!(
-                        "MaxPool {name:?}: view leaves its buffer"
-                    )));
-                }
+                let src = view_of(input, p.batch, p.channels, p.in_height * p.in_width)?;
+                let dst = view_of(out, p.batch, p.channels, oh * ow)?;
                 steps.push((
                     name,
                     op_type,
@@ -421,14 +417,8 @@ pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
                     scale_y: r.scale_y,
                     scale_x: r.scale_x,
                 };
-                let (src, dst) = (home[input].view, home[out].view);
-                if src.end(batch, channels, in_height * in_width) > owner_len(home[input].owner)
-                    || dst.end(batch, channels, params.out_plane()) > owner_len(home[out].owner)
-                {
-                    return Err(EngineError::Malformed(format!(
-                        "Resize {name:?}: view leaves its buffer"
-                    )));
-                }
+                let src = view_of(input, batch, channels, in_height * in_width)?;
+                let dst = view_of(out, batch, channels, params.out_plane())?;
                 steps.push((
                     name,
                     op_type,
