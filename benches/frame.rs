@@ -4,7 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sightline_detect::{Detector, DetectorConfig, ImageView, PixelFormat};
-use sightline_geometry::{Calibration, Localizer, Priors, TargetKind};
+use sightline_geometry::{Calibration, Localizer, Priors};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -89,11 +89,7 @@ fn frame(c: &mut Criterion) {
         b.iter(|| {
             let dets = detector.detect(&view).expect("detect");
             for d in &dets {
-                let kind = match d.class {
-                    sightline_detect::Class::Pedestrian => TargetKind::Pedestrian,
-                    sightline_detect::Class::StopSign => TargetKind::StopSign,
-                    sightline_detect::Class::TrafficLight => TargetKind::TrafficLight,
-                };
+                let kind = sightline_perception::target_kind(d.class);
                 let _ = localizer.localize(kind, d.bbox.map(f64::from));
             }
             dets.len()

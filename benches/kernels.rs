@@ -4,7 +4,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sightline_engine::cubecl::prelude::*;
-use sightline_engine::kernels::{conv, conv::ConvParams, copy, elementwise, pool, resize};
+use sightline_engine::kernels::conv::{ConvParams, TensorView};
+use sightline_engine::kernels::{conv, copy, elementwise, pool, resize};
 use sightline_engine::{DeviceChoice, Gpu};
 use std::time::{Duration, Instant};
 
@@ -51,7 +52,8 @@ fn conv_shape(
         pad_top: kernel / 2,
         pad_left: kernel / 2,
         groups,
-        silu: true,
+        activation: conv::Activation::Silu,
+        residual: false,
     }
 }
 
@@ -62,13 +64,38 @@ fn convolutions(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(4));
     let shapes = [
-        ("stem_3x3_12to16_208", conv_shape(12, 208, 16, 3, 1, 1)),
+        // Focus folded into the stem: 6×6 stride 2 on the 416×416 image
+        (
+            "stem_6x6_s2_3to16_416",
+            ConvParams {
+                pad_top: 2,
+                pad_left: 2,
+                ..conv_shape(3, 416, 16, 6, 2, 1)
+            },
+        ),
         ("pointwise_64to64_52", conv_shape(64, 52, 64, 1, 1, 1)),
         ("pointwise_256to128_13", conv_shape(256, 13, 128, 1, 1, 1)),
         ("depthwise_3x3_64_52", conv_shape(64, 52, 64, 3, 1, 64)),
         ("depthwise_3x3_s2_64_52", conv_shape(64, 52, 64, 3, 2, 64)),
+        // bottleneck shortcut fused: SiLU then + residual
+        (
+            "pointwise_silu_add_32to32_104",
+            ConvParams {
+                residual: true,
+                ..conv_shape(32, 104, 32, 1, 1, 1)
+            },
+        ),
+        // head: sigmoid fused (class scores)
+        (
+            "pointwise_sigmoid_64to80_52",
+            ConvParams {
+                activation: conv::Activation::Sigmoid,
+                ..conv_shape(64, 52, 80, 1, 1, 1)
+            },
+        ),
     ];
     for (name, p) in shapes {
+        let residual = buffer(&gpu, p.output_len());
         let (input, weight, bias, out) = (
             buffer(&gpu, p.in_channels * p.in_height * p.in_width),
             buffer(&gpu, p.weight_len()),
@@ -80,7 +107,14 @@ fn convolutions(c: &mut Criterion) {
         group.bench_function(name, |b| {
             b.iter_custom(|iters| {
                 timed(&gpu, iters, || {
-                    conv::launch(gpu.client(), &p, &input, &weight, &bias, &out)
+                    let buffers = conv::ConvBuffers {
+                        input: &input,
+                        weight: &weight,
+                        bias: &bias,
+                        residual: p.residual.then_some(&residual),
+                        output: &out,
+                    };
+                    conv::launch(gpu.client(), &p, &conv::ConvViews::contiguous(&p), &buffers)
                 })
             })
         });
@@ -95,7 +129,8 @@ fn other_families(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(3));
     let pool_p = pool::MaxPoolParams {
-        planes: 128,
+        batch: 1,
+        channels: 128,
         in_height: 13,
         in_width: 13,
         kernel: 13,
@@ -106,12 +141,20 @@ fn other_families(c: &mut Criterion) {
     group.bench_function("maxpool_13_128x13x13", |b| {
         b.iter_custom(|iters| {
             timed(&gpu, iters, || {
-                pool::launch(gpu.client(), &pool_p, &pin, &pout)
+                pool::launch(
+                    gpu.client(),
+                    &pool_p,
+                    &TensorView::contiguous(128, 169),
+                    &pin,
+                    &TensorView::contiguous(128, 169),
+                    &pout,
+                )
             })
         })
     });
     let rp = resize::ResizeParams {
-        planes: 64,
+        batch: 1,
+        channels: 64,
         in_height: 26,
         in_width: 26,
         scale_y: 2,
@@ -121,7 +164,14 @@ fn other_families(c: &mut Criterion) {
     group.bench_function("resize_2x_64x26x26", |b| {
         b.iter_custom(|iters| {
             timed(&gpu, iters, || {
-                resize::launch(gpu.client(), &rp, &rin, &rout)
+                resize::launch(
+                    gpu.client(),
+                    &rp,
+                    &TensorView::contiguous(64, 26 * 26),
+                    &rin,
+                    &TensorView::contiguous(64, rp.out_plane()),
+                    &rout,
+                )
             })
         })
     });

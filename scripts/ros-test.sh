@@ -14,7 +14,8 @@ bash scripts/ros-setup.sh
 . scripts/ros-env.sh
 export SIGHTLINE_SHARED="${SIGHTLINE_SHARED:-$(cd .. && pwd)/shared}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
-# raw 1.4 MB images over best effort need Fast DDS's shared memory (see the file)
+# raw 1.4 MB images over best effort need Fast DDS's shared memory (see the file);
+# ros_test.py's last case removes it for a node and a camera of its own
 export FASTDDS_DEFAULT_PROFILES_FILE="$PWD/launch/fastdds_large_images.xml"
 T1=$(date +%s)
 if [ -z "${SIGHTLINE_NODE_CMD:-}" ]; then

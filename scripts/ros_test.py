@@ -13,7 +13,13 @@ the node). Starts the node with launch/params/sightline.yaml, publishes images f
   - `sightline bench --ros` measures the running node (stamp -> detections received);
   - overload at 3x the node's throughput: answers keep coming for the newest frames,
     latency stays bounded, RSS stays flat, /diagnostics keep their 1 Hz;
-  - invalid parameters fail at start-up naming the parameter; SIGINT stops cleanly.
+  - invalid parameters fail at start-up naming the parameter; SIGINT stops cleanly;
+  - without a Fast DDS profile (a second node, and a camera publisher in its own
+    process, neither with FASTDDS_DEFAULT_PROFILES_FILE): the node logs the start-up
+    hint once; with the shipped params file and `cameras:=['/camera/front']` it warns
+    once about the unused rear camera; the publisher sends frames at a fixed period,
+    then skips stamps of the regular sequence, and /diagnostics' frames_lost_estimate
+    is 0, then the number skipped.
 
 Prints one line per check and closes with `ros: N passed, M failed`.
 """
@@ -237,6 +243,41 @@ def kitti_calibration(image_path, out_dir):
     return path
 
 
+# The lost-frame case: a 10 Hz camera whose stamps are BASE + i * PERIOD.
+GAP_PERIOD_NS = 100_000_000
+GAP_BASE_NS = 1_000 * 10**9
+HINT = "no Fast DDS profile"
+UNUSED = "is not in `cameras`"
+
+
+def publish_stamps(indices):
+    """Camera side of the lost-frame case (own process, env without a DDS profile):
+    small rgb8 frames on /camera/front/image_raw, one per period from the first index
+    to the last, sending only the stamps listed."""
+    rclpy.init()
+    node = Node("sightline_test_camera")
+    pub = node.create_publisher(Image, "/camera/front/image_raw", qos_profile_sensor_data)
+    if not wait_until(lambda: pub.get_subscription_count() > 0, 60):
+        sys.exit("publish-stamps: no subscriber on /camera/front/image_raw")
+    # the node's reader matches this writer a little after the writer matched it
+    time.sleep(1.0)
+    m = Image()
+    m.header.frame_id = "gaps"
+    m.width, m.height, m.encoding, m.step = 64, 48, "rgb8", 64 * 3
+    m.data = bytes(64 * 48 * 3)
+    wanted = set(indices)
+    t0 = time.time()
+    for n, i in enumerate(range(min(indices), max(indices) + 1)):
+        if i in wanted:
+            ns = GAP_BASE_NS + i * GAP_PERIOD_NS
+            m.header.stamp.sec, m.header.stamp.nanosec = ns // 10**9, ns % 10**9
+            pub.publish(m)
+        time.sleep(max(0.0, t0 + (n + 1) * GAP_PERIOD_NS / 1e9 - time.time()))
+    time.sleep(0.5)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--node", default=os.environ.get("SIGHTLINE_NODE_CMD", "target/debug/sightline node"),
@@ -245,7 +286,10 @@ def main():
     ap.add_argument("--shared", default=os.environ.get("SIGHTLINE_SHARED", "../shared"))
     ap.add_argument("--overload-seconds", type=float, default=20.0)
     ap.add_argument("--log-dir", default=os.environ.get("ROS_LOG_DIR", "/tmp"))
+    ap.add_argument("--publish-stamps", help="internal: camera side of the lost-frame case")
     args = ap.parse_args()
+    if args.publish_stamps:
+        return publish_stamps([int(i) for i in args.publish_stamps.split(",")])
     shared = os.path.abspath(args.shared)
     node_cmd = shlex.split(args.node)
     kitti_jpg = os.path.join(shared, "data/kitti-tiny/image_2/000000.jpg")
@@ -274,7 +318,8 @@ def main():
     spinner.start()
     try:
         ctx = dict(peer=peer, proc=proc, shared=shared, kitti_jpg=kitti_jpg,
-                   sightline=node_cmd[0], log_dir=args.log_dir)
+                   sightline=node_cmd[0], log_dir=args.log_dir, node_cmd=node_cmd,
+                   params=args.params, calib=calib, log_path=log_path)
         started(ctx)
         if RESULTS[-1][1]:
             front_rgb8_kitti(ctx)
@@ -285,6 +330,7 @@ def main():
             bench_ros(ctx)
             overload(ctx, args.overload_seconds)
         shutdown(ctx)
+        without_dds_profile(ctx)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -460,7 +506,8 @@ def diagnostics(ctx):
     check(gaps and 0.5 <= statistics.median(gaps) <= 2.0, f"period {gaps}")
     values, status = peer.last_status("/camera/front")
     check(values is not None, "no status for /camera/front")
-    for key in ("fps", "dropped_frames", "bad_inputs", "device", "latency_ms.inference.p50",
+    for key in ("fps", "dropped_frames", "frames_lost_estimate", "camera_period_ms", "bad_inputs", "device",
+                "latency_ms.inference.p50",
                 "latency_ms.inference.p99", "latency_ms.upload.p50", "latency_ms.stamp_age.p99"):
         check(key in values, f"missing {key}")
     check(status.hardware_id == values["device"] and values["device"], "device")
@@ -550,6 +597,72 @@ def shutdown(ctx):
     code = proc.wait(timeout=20)
     check(code == 0, f"exit code {code}")
     return f"stopped in {time.time() - t0:.2f} s"
+
+
+@case("no DDS profile: start-up hint, unused camera warned once, frames lost before the node estimated from stamps")
+def without_dds_profile(ctx):
+    peer = ctx["peer"]
+    # the main node ran with the profile and all its cameras: neither message
+    with open(ctx["log_path"], errors="replace") as f:
+        main_log = f.read()
+    check(HINT not in main_log and UNUSED not in main_log, "the main node (with profile) logged the hint or a warning")
+    env = {k: v for k, v in os.environ.items() if k != "FASTDDS_DEFAULT_PROFILES_FILE"}
+    env["SIGHTLINE_LOG"] = env.get("SIGHTLINE_LOG", "info")
+    log_path = os.path.join(ctx["log_dir"], "sightline-node-no-profile.log")
+    cmd = ctx["node_cmd"] + ["--ros-args", "--params-file", ctx["params"], "-p", "cameras:=['/camera/front']",
+                             "-p", f"camera.front.calibration:={ctx['calib']}"]
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        t0 = time.time()
+
+        def status():
+            """/camera/front's latest status from this node (the main one has stopped)."""
+            with peer.lock:
+                for t, msg in reversed(peer.diagnostics):
+                    for st in msg.status:
+                        if t > t0 and st.name == "sightline: /camera/front":
+                            return {kv.key: kv.value for kv in st.values}
+            return None
+
+        check(wait_until(lambda: status() is not None or proc.poll() is not None, 600) and proc.poll() is None,
+              f"no /diagnostics from the node without profile (exit {proc.poll()}; log {log_path})")
+        with open(log_path, errors="replace") as f:
+            text = f.read()
+        hints = [line for line in text.splitlines() if HINT in line]
+        check(len(hints) == 1 and "FASTDDS_DEFAULT_PROFILES_FILE=" in hints[0], f"start-up hint: {hints}")
+        unused = [line for line in text.splitlines() if UNUSED in line]
+        check(len(unused) == 1 and "/camera/rear" in unused[0] and "camera.rear.calibration" in unused[0],
+              f"unused camera warnings: {unused}")
+
+        def publish(indices):
+            r = subprocess.run([sys.executable, os.path.abspath(__file__), "--publish-stamps",
+                                ",".join(map(str, indices))], env=env, capture_output=True, text=True, timeout=120)
+            check(r.returncode == 0, f"publisher: exit {r.returncode}: {(r.stdout + r.stderr)[-300:]}")
+
+        def settled(received):
+            ok = wait_until(lambda: (status() or {}).get("frames_received") == str(received), 15)
+            values = status() or {}
+            check(ok, f"frames_received {values.get('frames_received')}, expected {received} (best effort lost some)")
+            return values
+
+        publish(list(range(20)))
+        v = settled(20)
+        check(v["frames_lost_estimate"] == "0", f"no gaps: frames_lost_estimate {v['frames_lost_estimate']}")
+        check(v["camera_period_ms"] == "100.0", f"camera_period_ms {v['camera_period_ms']}")
+        skipped = {25, 31, 32, 40}
+        publish([i for i in range(20, 50) if i not in skipped])
+        v = settled(20 + 30 - len(skipped))
+        check(v["frames_lost_estimate"] == str(len(skipped)),
+              f"{len(skipped)} stamps skipped: frames_lost_estimate {v['frames_lost_estimate']}")
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+        check(code == 0, f"exit code {code}")
+        return (f"hint and unused-camera warning once each; frames_lost_estimate 0 with none skipped, "
+                f"{v['frames_lost_estimate']} with {len(skipped)} skipped")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 if __name__ == "__main__":

@@ -18,14 +18,6 @@ fn run(cmd: &mut std::process::Command) -> Output {
     out
 }
 
-fn jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// The first `n` kitti-tiny frames, copied into `dir/images`.
 fn kitti_frames(dir: &Path, n: usize) -> PathBuf {
     let src = common::shared_dir().join("data/kitti-tiny/image_2");
@@ -48,26 +40,13 @@ fn read_with_rosbags(bag: &Path) -> Vec<Value> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let script = root.join("scripts/bag_read_detections.py");
     let msg_dir = root.join("crates/bag/msg");
-    python_ok(&[script.as_os_str(), bag.as_os_str(), msg_dir.as_os_str()])
+    common::python_ok(&[script.as_os_str(), bag.as_os_str(), msg_dir.as_os_str()])
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
 
 /// Runs the venv's Python with `args`, asserts it succeeded, returns its stdout.
-fn python_ok(args: &[&std::ffi::OsStr]) -> String {
-    let out = std::process::Command::new(common::python())
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 fn from_images(images: &Path, out: &Path, compressed: Option<&str>) {
     let mut cmd = common::sightline();
     cmd.args(["bag", "from-images"]).arg(images);
@@ -96,7 +75,7 @@ fn replay_gives_the_detections_of_detect_for_raw_and_jpeg_bags() {
         .args(["detect", "--jsonl"])
         .arg(&detect_out)
         .arg(&images));
-    let want = jsonl(&detect_out);
+    let want = common::jsonl(&detect_out);
     assert!(!want.is_empty(), "kitti frames should have detections");
     let mut stems: Vec<String> = std::fs::read_dir(&images)
         .unwrap()
@@ -138,7 +117,7 @@ fn replay_gives_the_detections_of_detect_for_raw_and_jpeg_bags() {
             .arg(&replay_out));
         let stderr = String::from_utf8_lossy(&r.stderr);
         assert!(stderr.contains("replayed 6 frames"), "{stderr}");
-        let got = jsonl(&replay_out);
+        let got = common::jsonl(&replay_out);
         assert_eq!(got.len(), want.len(), "{compressed:?}");
         for (g, w) in got.iter().zip(&want) {
             let index = g["index"].as_u64().unwrap() as usize;
@@ -187,7 +166,7 @@ fn bad_frames_stop_replay_or_are_skipped_and_counted() {
     let tmp = tempfile::tempdir().unwrap();
     let fixtures = tmp.path().join("fixtures");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_write_fixtures.py");
-    python_ok(&[script.as_os_str(), fixtures.as_os_str()]);
+    common::python_ok(&[script.as_os_str(), fixtures.as_os_str()]);
     let bag = fixtures.join("sqlite3");
     let db = bag.join("sqlite3.db3");
     // Message #1 of /cam_mono/image_raw: its `data` length field claims 1 GiB.
@@ -199,7 +178,7 @@ fn bad_frames_stop_replay_or_are_skipped_and_counted() {
         assert struct.unpack_from('<I', d, p)[0] == 4 * 12, struct.unpack_from('<I', d, p)\n\
         struct.pack_into('<I', d, p, 1 << 30)\n\
         c.execute('UPDATE messages SET data = ? WHERE id = ?', (bytes(d), i)); c.commit()\n";
-    python_ok(&[
+    common::python_ok(&[
         std::ffi::OsStr::new("-c"),
         std::ffi::OsStr::new(corrupt),
         db.as_os_str(),

@@ -9,32 +9,52 @@ fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn detects_the_kitti_pedestrian_and_localizes_it() {
+const KITTI_CAM2: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/calibration/kitti_cam2.yaml");
+
+/// `calibration/kitti_cam2.yaml` (from `calib/000000.txt`) at the size of image
+/// 000000, 1224x370: that image's own calibration.
+fn calibration_of_000000(dir: &std::path::Path) -> std::path::PathBuf {
+    let yaml = std::fs::read_to_string(KITTI_CAM2).expect("calibration");
+    let yaml = yaml
+        .replace("image_width: 1242", "image_width: 1224")
+        .replace("image_height: 375", "image_height: 370");
+    let path = dir.join("kitti_000000.yaml");
+    std::fs::write(&path, yaml).expect("write calibration");
+    path
+}
+
+/// `sightline detect` on KITTI image 000000 with `args` (paths resolved in `dir`): its
+/// stderr and JSON lines.
+fn detect_000000(
+    dir: &std::path::Path,
+    args: &[std::ffi::OsString],
+) -> (String, Vec<serde_json::Value>) {
     let shared = shared_dir();
-    let dir = tempfile::tempdir().expect("tempdir");
-    let jsonl = dir.path().join("out.jsonl");
+    let jsonl = dir.join("out.jsonl");
     let out = sightline()
-        .args(["detect", "--device", "cpu", "--calibration"])
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/calibration/kitti_cam2.yaml"
-        ))
-        .arg("--model")
+        .args(["detect", "--device", "cpu", "--model"])
         .arg(shared.join("models/yolox_nano.onnx"))
         .arg("--jsonl")
         .arg(&jsonl)
-        .arg("--annotate")
-        .arg(dir.path().join("annotated"))
+        .args(args)
         .arg(shared.join("data/kitti-tiny/image_2/000000.jpg"))
         .output()
         .expect("run sightline");
-    assert!(out.status.success(), "{}", stderr_of(&out));
-    let text = std::fs::read_to_string(&jsonl).expect("jsonl");
-    let lines: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("json line"))
-        .collect();
+    let stderr = stderr_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    (stderr, common::jsonl(&jsonl))
+}
+
+#[test]
+fn detects_the_kitti_pedestrian_and_localizes_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = [
+        "--calibration".into(),
+        calibration_of_000000(dir.path()).into(),
+        "--annotate".into(),
+        dir.path().join("annotated").into(),
+    ];
+    let (_, lines) = detect_000000(dir.path(), &args);
     // KITTI label_2/000000.txt: one Pedestrian, box (712.4, 143.0)-(810.7, 307.9), 8.4 m away.
     let person = lines
         .iter()
@@ -63,6 +83,41 @@ fn detects_the_kitti_pedestrian_and_localizes_it() {
     );
     assert_eq!(person["position"].as_array().map(|p| p.len()), Some(3));
     assert!(dir.path().join("annotated/000000.png").is_file());
+}
+
+/// Image 000000 is 1224x370, `kitti_cam2.yaml` 1242x375: its intrinsics do not hold, so
+/// detections stay 2D (as the node publishes them), counted, with one warning.
+#[test]
+fn a_calibration_of_another_size_gives_no_positions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (stderr, lines) = detect_000000(dir.path(), &["--calibration".into(), KITTI_CAM2.into()]);
+    assert!(lines.iter().any(|l| l["class"] == "pedestrian"), "2D stays");
+    assert!(
+        lines.iter().all(|l| l.get("position").is_none()),
+        "no positions from another image size's intrinsics: {lines:?}"
+    );
+    assert_eq!(
+        stderr.matches("its calibration 1242x375").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("not localized"), "{stderr}");
+}
+
+/// `--score-threshold` sets every class, `--threshold CLASS=SCORE` one of them.
+#[test]
+fn per_class_thresholds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = ["--score-threshold", "0.9", "--threshold", "pedestrian=0.1"].map(Into::into);
+    let (_, lines) = detect_000000(dir.path(), &args);
+    let score = |l: &serde_json::Value| l["score"].as_f64().expect("score");
+    let (people, others): (Vec<_>, Vec<_>) = lines.iter().partition(|l| l["class"] == "pedestrian");
+    assert!(people.iter().all(|l| score(l) >= 0.1 - 1e-6), "{lines:?}");
+    assert!(others.iter().all(|l| score(l) >= 0.9 - 1e-6), "{lines:?}");
+    assert!(
+        people.iter().any(|l| score(l) < 0.9),
+        "the pedestrian threshold is its own: {lines:?}"
+    );
 }
 
 #[test]

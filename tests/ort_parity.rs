@@ -87,3 +87,25 @@ fn raw_output_matches_onnxruntime_on_real_images() {
 fn bytes(values: &[f32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
+
+/// The planner's promise: Concat inputs are written in place, the Focus slices fold
+/// into the stem, sigmoids and residual adds into conv epilogues — so no launch of the
+/// model only moves data or applies an element-wise op.
+#[test]
+fn model_launches_no_copies_or_elementwise_ops() {
+    let config = DetectorConfig {
+        model_path: Some(shared_dir().join("models/yolox_nano.onnx")),
+        ..Default::default()
+    };
+    let detector = Detector::new(config).expect("detector");
+    let steps = detector.model().run_timed().expect("run");
+    let moved: Vec<String> = steps
+        .iter()
+        .filter(|s| !s.op_type.starts_with("Conv") && s.op_type != "MaxPool")
+        .filter(|s| s.op_type != "Resize" && s.op_type != "Transpose")
+        .map(|s| format!("{} {}", s.op_type, s.node))
+        .collect();
+    assert!(moved.is_empty(), "launches that only move data: {moved:?}");
+    // 113 convolutions, 3 max-pools, 2 upsamplings and the head's transpose.
+    assert_eq!(steps.len(), 119, "launches per run");
+}

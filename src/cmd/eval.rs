@@ -6,11 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use sightline_eval::shard::{self, ShardHeader, ShardSpec};
-use sightline_eval::{
-    ClassMap, Dataset, DatasetKind, DatasetSpec, Detection, EvalOptions, Frame, Skipped,
-};
+use sightline_eval::{ClassMap, Dataset, DatasetKind, DatasetSpec, EvalOptions, Frame, Skipped};
 
-use crate::cmd::detect::DetectorArgs;
+use crate::cmd::setup::{CameraArgs, DetectorArgs};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -51,12 +49,10 @@ struct RunArgs {
     detections: Option<PathBuf>,
     #[command(flatten)]
     detector: DetectorArgs,
-    /// Camera calibration, to localize detections (range error needs it).
-    #[arg(long)]
-    calibration: Option<PathBuf>,
-    /// Lowest detector score kept (AP wants a low one).
-    #[arg(long, default_value_t = 0.001)]
-    score_threshold: f32,
+    /// Range error needs positions: KITTI's own calib/ files, or --calibration. The
+    /// scores kept default to 0.001 here (AP wants them all).
+    #[command(flatten)]
+    camera: CameraArgs,
     /// Score at which precision, recall, F1 and range error are taken.
     #[arg(long, default_value_t = 0.3)]
     operating_threshold: f64,
@@ -116,7 +112,7 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
     let mut frames: Vec<Frame> = dataset.frames;
     match &a.detections {
         Some(path) => {
-            if a.calibration.is_some() {
+            if a.camera.calibration.is_some() {
                 tracing::warn!(
                     "--calibration is ignored with --detections: positions come from the file"
                 );
@@ -143,50 +139,10 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
                     .map(|(_, p)| p)
                     .collect();
             }
-            // One calibration for all frames, else KITTI's per-frame calib/<frame>.txt.
-            let fixed = a
-                .calibration
-                .as_deref()
-                .map(crate::cmd::localize::load)
-                .transpose()?;
             eprintln!("running the detector on {} images", images.len());
-            let results = if images.is_empty() {
-                Vec::new() // an empty shard
-            } else {
-                crate::cmd::detect::detect_paths(&images, &a.detector, a.score_threshold)?
-            };
-            let mut dets = std::collections::BTreeMap::new();
-            for r in results {
-                let per_frame = match (&fixed, kind) {
-                    (None, DatasetKind::Kitti) => {
-                        let calib = spec.path.join("calib").join(format!("{}.txt", r.image));
-                        calib
-                            .is_file()
-                            .then(|| crate::cmd::localize::kitti_frame(&calib, r.width, r.height))
-                            .transpose()?
-                    }
-                    _ => None,
-                };
-                let localizer = fixed.as_ref().or(per_frame.as_ref());
-                let converted = r
-                    .detections
-                    .iter()
-                    .filter_map(|d| {
-                        let class = sightline_eval::Class::from_name(d.class.as_str())?;
-                        let location = localizer.and_then(|l| crate::cmd::localize::locate(l, d));
-                        Some(Detection {
-                            class,
-                            score: f64::from(d.score),
-                            bbox: d.bbox.map(f64::from),
-                            position: location
-                                .as_ref()
-                                .map(|l| [l.position.x, l.position.y, l.position.z]),
-                            range_m: location.as_ref().map(|l| l.range_m),
-                        })
-                    })
-                    .collect::<Vec<_>>();
-                dets.insert(r.image, converted);
-            }
+            let calib = spec.path.join("calib");
+            let kitti = (kind == DatasetKind::Kitti).then_some(calib.as_path());
+            let dets = crate::cmd::eval_run::detect(&images, kitti, &a.detector, &a.camera)?;
             sightline_eval::detections::attach(&mut frames, dets);
         }
     }

@@ -1,9 +1,12 @@
-pub mod annotate;
 pub mod bag;
 pub mod bench;
+pub mod bench_measure;
 pub mod bench_plot;
+pub mod bench_report;
 pub mod detect;
 pub mod eval;
-pub mod localize;
+pub mod eval_run;
 pub mod node;
 pub mod replay;
+pub mod replay_out;
+pub mod setup;

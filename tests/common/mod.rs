@@ -33,3 +33,27 @@ pub fn python() -> PathBuf {
 pub fn sightline() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
 }
+
+/// The JSON objects of a JSON lines file.
+pub fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// Runs the venv's Python with `args`, requires success, and returns its stdout.
+pub fn python_ok(args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new(python())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", python().display()));
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        args.first(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

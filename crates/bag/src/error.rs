@@ -48,7 +48,7 @@ impl std::fmt::Display for Position {
 /// Everything that can go wrong opening, reading or writing a bag.
 #[derive(Debug, thiserror::Error)]
 pub enum BagError {
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Io {
         path: PathBuf,
         #[source]
@@ -68,21 +68,21 @@ pub enum BagError {
         mode: String,
         format: String,
     },
-    #[error("{path}: corrupted or truncated MCAP {position}: {source}")]
+    #[error("{path}: corrupted or truncated MCAP {position}")]
     Mcap {
         path: PathBuf,
         position: Position,
         #[source]
         source: mcap::McapError,
     },
-    #[error("{path}: SQLite error {position}: {source}")]
+    #[error("{path}: SQLite error {position}")]
     Sqlite {
         path: PathBuf,
         position: Position,
         #[source]
         source: rusqlite::Error,
     },
-    #[error("{path}: topic {topic} message #{index}: {source}")]
+    #[error("{path}: topic {topic} message #{index}")]
     Decode {
         path: PathBuf,
         topic: String,

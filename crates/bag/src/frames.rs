@@ -14,7 +14,7 @@ use crossbeam::channel::{bounded, Receiver};
 
 use crate::msgs::{CompressedImage, Header, Image};
 use crate::pixels::decode_compressed;
-use crate::{Bag, BagError, BagInfo, RawMessage};
+use crate::{with_causes, Bag, BagError, BagInfo, RawMessage};
 
 const IMAGE: &str = "sensor_msgs/msg/Image";
 const COMPRESSED: &str = "sensor_msgs/msg/CompressedImage";
@@ -45,6 +45,12 @@ impl Pixels {
     pub fn data(&self) -> &[u8] {
         &self.buf[self.offset..]
     }
+
+    /// The pixel bytes, owned (the message's buffer, less what came before the pixels).
+    pub fn into_data(mut self) -> Vec<u8> {
+        self.buf.drain(..self.offset);
+        self.buf
+    }
 }
 
 /// One decoded image message.
@@ -73,7 +79,7 @@ fn bad(raw: &RawMessage, reason: String) -> BagError {
 pub fn decode_frame(raw: RawMessage) -> Result<Frame, BagError> {
     if &*raw.type_name == COMPRESSED {
         let msg: CompressedImage = raw.decode()?;
-        let img = decode_compressed(&msg).map_err(|e| bad(&raw, e.to_string()))?;
+        let img = decode_compressed(&msg).map_err(|e| bad(&raw, with_causes(&e)))?;
         let pixels = Pixels {
             width: img.width,
             height: img.height,
@@ -93,16 +99,9 @@ pub fn decode_frame(raw: RawMessage) -> Result<Frame, BagError> {
         });
     }
     let msg: Image = raw.decode()?;
-    let needed = (msg.step as usize).saturating_mul(msg.height as usize);
-    if msg.data.len() < needed {
-        let reason = format!(
-            "data has {} bytes, step {} × height {} needs {needed}",
-            msg.data.len(),
-            msg.step,
-            msg.height
-        );
-        return Err(bad(&raw, reason));
-    }
+    // The node's rule: exactly step × height bytes.
+    sightline_types::pixels::check_raw_size(msg.data.len(), msg.step, msg.height)
+        .map_err(|e| bad(&raw, e.to_string()))?;
     // `data` borrows from `raw.data`: keep that buffer and remember where the pixels start.
     let offset = msg.data.as_ptr() as usize - raw.data.as_ptr() as usize;
     let Image {
@@ -253,6 +252,52 @@ impl Drop for Frames {
             if t.join().is_err() {
                 tracing::error!("a frame decoding thread panicked");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::msgs::to_cdr;
+    use std::path::Path;
+
+    fn message(type_name: &str, data: Vec<u8>) -> RawMessage {
+        RawMessage {
+            path: Arc::from(Path::new("test.mcap")),
+            topic: Arc::from("/cam/image_raw"),
+            type_name: Arc::from(type_name),
+            log_time_ns: 0,
+            index: 3,
+            data,
+        }
+    }
+
+    fn image(len: usize) -> RawMessage {
+        let data = vec![7u8; len];
+        let msg = Image {
+            header: Header::default(),
+            height: 2,
+            width: 4,
+            encoding: "rgb8".into(),
+            is_bigendian: 0,
+            step: 12,
+            data: &data,
+        };
+        message(IMAGE, to_cdr(&msg))
+    }
+
+    /// The node's rule: exactly step × height bytes, neither fewer nor more.
+    #[test]
+    fn raw_images_hold_exactly_step_times_height() {
+        let frame = decode_frame(image(24)).unwrap();
+        assert_eq!(frame.pixels.into_data(), vec![7u8; 24]);
+        for len in [23, 36] {
+            let err = decode_frame(image(len)).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!("{len} bytes")) && err.contains("#3"),
+                "{err}"
+            );
         }
     }
 }

@@ -9,7 +9,6 @@ use std::io::Cursor;
 use std::path::{Path, PathBuf};
 
 use crate::msgs::{CompressedImage, Header, Image, Time};
-use crate::pixels::compressed_format;
 use crate::{BagError, BagWriter};
 
 /// How to store frames.
@@ -39,7 +38,7 @@ pub struct FromImages {
 pub enum FromImagesError {
     #[error(transparent)]
     Bag(#[from] BagError),
-    #[error("{path}: {source}")]
+    #[error("{path}")]
     Image {
         path: PathBuf,
         #[source]
@@ -123,7 +122,7 @@ pub fn from_images(opts: &FromImages) -> Result<usize, FromImagesError> {
                     Storage::Jpeg => (image::ImageFormat::Jpeg, "jpeg"),
                     _ => (image::ImageFormat::Png, "png"),
                 };
-                let data = if compressed_format("", &bytes) == Some(want) {
+                let data = if sightline_types::pixels::codec(&bytes).ok() == Some(want) {
                     bytes
                 } else {
                     let img = image::load_from_memory(&bytes)

@@ -26,4 +26,5 @@ mod writer;
 
 pub use error::{BagError, CdrError, Position};
 pub use reader::{Bag, BagInfo, Messages, RawMessage, StorageId, TopicInfo};
+pub use sightline_types::with_causes;
 pub use writer::{BagWriter, TopicId};

@@ -3,7 +3,7 @@
 mod common;
 
 use sightline_bag::msgs::Image;
-use sightline_bag::{Bag, BagError, Position};
+use sightline_bag::{with_causes, Bag, BagError, Position};
 
 /// A copy of the fixture bag of one storage, to damage.
 fn copy_of(storage: &str) -> (tempfile::TempDir, std::path::PathBuf) {
@@ -129,7 +129,7 @@ fn bad_cdr_length_names_file_topic_and_index() {
         (2, 1),
         "the other messages still decode"
     );
-    let text = errors[0].to_string();
+    let text = with_causes(&errors[0]);
     for part in [
         db.display().to_string(),
         "/cam_mono/image_raw".into(),

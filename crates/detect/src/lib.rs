@@ -15,39 +15,10 @@ pub use image::{ImageView, PixelFormat};
 pub use manifest::Manifest;
 pub use sightline_engine::DeviceChoice;
 
-use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-/// The object classes Sightline reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    Pedestrian,
-    TrafficLight,
-    StopSign,
-}
-
-impl Class {
-    pub const ALL: [Class; 3] = [Class::Pedestrian, Class::TrafficLight, Class::StopSign];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Class::Pedestrian => "pedestrian",
-            Class::TrafficLight => "traffic_light",
-            Class::StopSign => "stop_sign",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Class> {
-        Class::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for Class {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The object classes Sightline reports (shared with the crates without the GPU stack).
+pub use sightline_types::Class;
 
 /// One detected object; `bbox` is `[x1, y1, x2, y2]` in original-image pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]

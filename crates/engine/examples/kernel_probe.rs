@@ -158,7 +158,8 @@ fn main() {
             pad_top: k / 2,
             pad_left: k / 2,
             groups: g,
-            silu: true,
+            activation: conv::Activation::Silu,
+            residual: false,
         };
         let (i, wt, b, o) = (
             buf(cin * hw * hw),
@@ -166,7 +167,9 @@ fn main() {
             buf(cout),
             buf(p.output_len()),
         );
-        let ms = median_ms(&client, || conv::launch(&client, &p, &i, &wt, &b, &o));
+        let ms = median_ms(&client, || {
+            conv::launch_contiguous(&client, &p, &i, &wt, &b, &o)
+        });
         println!("{name}: {ms:.2} ms {:.2} GF/s", p.flops() / ms / 1e6);
     }
     // sync overhead alone

@@ -3,13 +3,13 @@ use std::path::PathBuf;
 /// Everything that can go wrong loading or running a model.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("cannot read model {path}: {source}")]
+    #[error("cannot read model {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not an ONNX model: {source}")]
+    #[error("{path} is not an ONNX model")]
     Decode {
         path: PathBuf,
         #[source]

@@ -2,10 +2,9 @@
 //! tensors share buffers when their lifetimes do not overlap), weights are uploaded
 //! once, and a run is a fixed list of kernel launches with no host work in between.
 
-use crate::kernels::{
-    self, conv::ConvParams, copy, copy::CopyParams, copy::StridedView, copy::RANK,
-};
-use crate::onnx::{self, Graph, Op, ValueId};
+use crate::kernels::{self, conv::ConvBuffers};
+use crate::onnx::{self, Graph, Op};
+use crate::plan::{self, Kernel};
 use crate::{EngineError, Gpu};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
@@ -14,29 +13,40 @@ use std::time::{Duration, Instant};
 
 type BufferId = usize;
 
-enum Kernel {
-    Conv {
-        params: ConvParams,
-        weight: Handle,
-        bias: Handle,
-    },
-    Elementwise {
-        op: kernels::elementwise::ElementwiseOp,
-        len: usize,
-        binary: bool,
-    },
-    Copy(CopyParams),
-    MaxPool(kernels::pool::MaxPoolParams),
-    Resize(kernels::resize::ResizeParams),
+struct Step {
+    planned: plan::PlannedStep,
+    /// Convolutions' weights and biases, uploaded once.
+    weights: Option<(Handle, Handle)>,
 }
 
-struct Step {
-    /// Node name and op type, for timings and errors.
-    name: String,
-    op_type: &'static str,
-    kernel: Kernel,
-    inputs: Vec<BufferId>,
-    output: BufferId,
+impl Step {
+    fn flops(&self) -> f64 {
+        match &self.planned.kernel {
+            Kernel::Conv { params, .. } => params.flops(),
+            _ => 0.0,
+        }
+    }
+
+    /// Compulsory traffic: every input, weight and output element once.
+    fn bytes(&self) -> f64 {
+        let elements = match &self.planned.kernel {
+            Kernel::Conv { params, .. } => {
+                let out = params.output_len() * if params.residual { 2 } else { 1 };
+                params.input_len() + params.weight_len() + params.out_channels + out
+            }
+            Kernel::Elementwise { op, len } => len * if op.is_binary() { 3 } else { 2 },
+            Kernel::Copy(p) => 2 * p.len(),
+            Kernel::MaxPool { params, .. } => {
+                let p = params;
+                p.batch * p.channels * p.in_height * p.in_width + p.output_len()
+            }
+            Kernel::Resize { params, .. } => {
+                let p = params;
+                p.batch * p.channels * p.in_height * p.in_width + p.output_len()
+            }
+        };
+        4.0 * elements as f64
+    }
 }
 
 /// Wall time of one step, measured with a device sync after it.
@@ -47,6 +57,8 @@ pub struct StepTiming {
     pub duration: Duration,
     /// Floating-point operations of the step (convolutions only; 0 for the rest).
     pub flops: f64,
+    /// Bytes the step reads and writes at least once (tensors and weights).
+    pub bytes: f64,
 }
 
 /// A model loaded onto a device, ready to run.
@@ -71,7 +83,7 @@ impl Model {
                 source,
             })?;
         let graph = onnx::build_graph(&proto)?;
-        plan(&graph, gpu)
+        load_plan(&graph, gpu)
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -103,6 +115,11 @@ impl Model {
     /// The device buffer holding the output after [`Model::run`] (`output_len` f32 values).
     pub fn output_buffer(&self) -> &Handle {
         &self.buffers[self.output.0]
+    }
+
+    /// Bytes one run reads and writes at least (see [`StepTiming::bytes`]).
+    pub fn bytes_moved(&self) -> f64 {
+        self.steps.iter().map(Step::bytes).sum()
     }
 
     /// Number of kernel launches per run.
@@ -138,15 +155,12 @@ impl Model {
             let start = Instant::now();
             self.launch(step);
             self.gpu.sync()?;
-            let flops = match &step.kernel {
-                Kernel::Conv { params, .. } => params.flops(),
-                _ => 0.0,
-            };
             timings.push(StepTiming {
-                node: step.name.clone(),
-                op_type: step.op_type,
+                node: step.planned.name.clone(),
+                op_type: step.planned.op_type,
+                flops: step.flops(),
+                bytes: step.bytes(),
                 duration: start.elapsed(),
-                flops,
             });
         }
         Ok(timings)
@@ -154,13 +168,7 @@ impl Model {
 
     /// Floating-point operations of one run (convolutions).
     pub fn flops(&self) -> f64 {
-        self.steps
-            .iter()
-            .map(|s| match &s.kernel {
-                Kernel::Conv { params, .. } => params.flops(),
-                _ => 0.0,
-            })
-            .sum()
+        self.steps.iter().map(Step::flops).sum()
     }
 
     /// Waits for the run and copies the output to the host.
@@ -175,167 +183,63 @@ impl Model {
 
     fn launch(&self, step: &Step) {
         let client = self.gpu.client();
-        let b = |i: usize| &self.buffers[step.inputs[i]];
-        let out = &self.buffers[step.output];
-        match &step.kernel {
-            Kernel::Conv {
-                params,
-                weight,
-                bias,
-            } => kernels::conv::launch(client, params, b(0), weight, bias, out),
-            Kernel::Elementwise { op, len, binary } => {
-                let second = if *binary { b(1) } else { b(0) };
+        let planned = &step.planned;
+        let b = |i: usize| &self.buffers[planned.inputs[i]];
+        let out = &self.buffers[planned.output];
+        match &planned.kernel {
+            Kernel::Conv { params, views, .. } => {
+                let Some((weight, bias)) = &step.weights else {
+                    return;
+                };
+                let buffers = ConvBuffers {
+                    input: b(0),
+                    weight,
+                    bias,
+                    residual: params.residual.then(|| b(1)),
+                    output: out,
+                };
+                kernels::conv::launch(client, params, views, &buffers)
+            }
+            Kernel::Elementwise { op, len } => {
+                let second = if op.is_binary() { b(1) } else { b(0) };
                 kernels::elementwise::launch(client, *op, b(0), second, out, *len)
             }
-            Kernel::Copy(params) => copy::launch(client, params, b(0), out),
-            Kernel::MaxPool(p) => kernels::pool::launch(client, p, b(0), out),
-            Kernel::Resize(p) => kernels::resize::launch(client, p, b(0), out),
+            Kernel::Copy(params) => kernels::copy::launch(client, params, b(0), out),
+            Kernel::MaxPool { params, src, dst } => {
+                kernels::pool::launch(client, params, src, b(0), dst, out)
+            }
+            Kernel::Resize { params, src, dst } => {
+                kernels::resize::launch(client, params, src, b(0), dst, out)
+            }
         }
     }
 }
 
-/// Assigns buffers by liveness and turns nodes into kernel launches.
-fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
+/// Plans the graph and uploads its weights.
+fn load_plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
     let client = gpu.client();
-    let n_values = graph.values.len();
-    let len_of = |v: ValueId| graph.values[v].shape.iter().product::<usize>();
-
-    // Reshape outputs alias their input: resolve every value to the value that owns
-    // its storage.
-    let mut root: Vec<ValueId> = (0..n_values).collect();
-    for node in &graph.nodes {
-        if matches!(node.op, Op::Reshape) {
-            root[node.output] = root[node.inputs[0]];
-        }
-    }
-    // Last step at which each storage root is read (the graph output lives forever).
-    let mut last_use = vec![0usize; n_values];
-    for (i, node) in graph.nodes.iter().enumerate() {
-        for &v in &node.inputs {
-            last_use[root[v]] = i;
-        }
-    }
-    last_use[root[graph.output]] = usize::MAX;
-    last_use[root[graph.input]] = usize::MAX;
-
-    let mut sizes: Vec<usize> = Vec::new(); // capacity (f32 values) of each buffer
-    let mut free: Vec<BufferId> = Vec::new();
-    let mut buffer_of = vec![usize::MAX; n_values];
-    let allocate = |len: usize, sizes: &mut Vec<usize>, free: &mut Vec<BufferId>| -> BufferId {
-        let best = free
-            .iter()
-            .enumerate()
-            .filter(|(_, &b)| sizes[b] >= len)
-            .min_by_key(|(_, &b)| sizes[b])
-            .map(|(i, _)| i);
-        match best {
-            Some(i) => free.swap_remove(i),
-            None => {
-                sizes.push(len);
-                sizes.len() - 1
-            }
-        }
-    };
-    buffer_of[graph.input] = allocate(len_of(graph.input), &mut sizes, &mut free);
-
-    let mut steps = Vec::new();
-    for (i, node) in graph.nodes.iter().enumerate() {
-        if matches!(node.op, Op::Reshape) {
-            buffer_of[node.output] = buffer_of[root[node.inputs[0]]];
-            continue;
-        }
-        let output = allocate(len_of(node.output), &mut sizes, &mut free);
-        buffer_of[node.output] = output;
-        let inputs: Vec<BufferId> = node.inputs.iter().map(|&v| buffer_of[root[v]]).collect();
-        let in_shape = |k: usize| graph.values[node.inputs[k]].shape.as_slice();
-        let out_shape = graph.values[node.output].shape.as_slice();
-        let mut push = |kernel: Kernel, inputs: Vec<BufferId>| {
-            steps.push(Step {
-                name: node.name.clone(),
-                op_type: node.op.type_name(),
-                kernel,
-                inputs,
-                output,
-            })
-        };
-        match &node.op {
-            Op::Conv(conv) => push(
-                Kernel::Conv {
-                    params: conv.params,
-                    weight: client.create_from_slice(f32::as_bytes(
-                        &kernels::conv::prepare_weight(&conv.params, &conv.weight),
-                    )),
-                    bias: client.create_from_slice(f32::as_bytes(&conv.bias)),
-                },
-                inputs,
-            ),
-            Op::Elementwise(op) => push(
-                Kernel::Elementwise {
-                    op: *op,
-                    len: len_of(node.output),
-                    binary: op.is_binary(),
-                },
-                inputs,
-            ),
-            Op::MaxPool(p) => push(Kernel::MaxPool(p.params), inputs),
-            Op::Resize(r) => {
-                let s = in_shape(0);
-                let params = kernels::resize::ResizeParams {
-                    planes: s[0] * s[1],
-                    in_height: s[2],
-                    in_width: s[3],
-                    scale_y: r.scale_y,
-                    scale_x: r.scale_x,
+    let plan = plan::plan(graph)?;
+    let steps =
+        plan.steps
+            .into_iter()
+            .map(|planned| {
+                let weights = match &planned.kernel {
+                    Kernel::Conv { params, node, .. } => match &graph.nodes[*node].op {
+                        Op::Conv(conv) => Some((
+                            client.create_from_slice(f32::as_bytes(
+                                &kernels::conv::prepare_weight(params, &conv.weight),
+                            )),
+                            client.create_from_slice(f32::as_bytes(&conv.bias)),
+                        )),
+                        _ => None,
+                    },
+                    _ => None,
                 };
-                push(Kernel::Resize(params), inputs)
-            }
-            Op::Slice(_) | Op::Transpose(_) => {
-                let view = source_view(&node.op, in_shape(0));
-                let params = copy_params(
-                    padded(out_shape),
-                    view,
-                    None,
-                    len_of(node.inputs[0]),
-                    len_of(node.output),
-                )?;
-                push(Kernel::Copy(params), inputs)
-            }
-            Op::Concat(c) => {
-                let out_strides = copy::contiguous_strides(padded(out_shape));
-                let axis = c.axis + RANK - out_shape.len();
-                let mut at = 0;
-                for (k, &buffer) in inputs.iter().enumerate() {
-                    let shape = padded(in_shape(k));
-                    let src = StridedView {
-                        offset: 0,
-                        strides: copy::contiguous_strides(shape),
-                    };
-                    let dst = StridedView {
-                        offset: at * out_strides[axis],
-                        strides: out_strides,
-                    };
-                    let params = copy_params(
-                        shape,
-                        src,
-                        Some(dst),
-                        len_of(node.inputs[k]),
-                        len_of(node.output),
-                    )?;
-                    at += shape[axis];
-                    push(Kernel::Copy(params), vec![buffer]);
-                }
-            }
-            Op::Reshape => unreachable!("handled above"),
-        }
-        for &v in &node.inputs {
-            let r = root[v];
-            if last_use[r] == i && !free.contains(&buffer_of[r]) {
-                free.push(buffer_of[r]);
-            }
-        }
-    }
-
-    let buffers = sizes
+                Step { planned, weights }
+            })
+            .collect();
+    let buffers = plan
+        .buffer_lens
         .iter()
         .map(|&len| client.empty(len.max(1) * 4))
         .collect();
@@ -343,71 +247,7 @@ fn plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
         gpu: gpu.clone(),
         buffers,
         steps,
-        input: (
-            buffer_of[graph.input],
-            graph.values[graph.input].shape.clone(),
-        ),
-        output: (
-            buffer_of[root[graph.output]],
-            graph.values[graph.output].shape.clone(),
-        ),
+        input: (plan.input_buffer, graph.values[graph.input].shape.clone()),
+        output: (plan.output_buffer, graph.values[graph.output].shape.clone()),
     })
-}
-
-/// How Slice and Transpose read their (padded, contiguous) input: a strided view whose
-/// offset and strides encode the slice starts/steps or the permutation.
-fn source_view(op: &Op, in_shape: &[usize]) -> StridedView {
-    let strides = copy::contiguous_strides(padded(in_shape));
-    let lead = RANK - in_shape.len();
-    let mut view = StridedView { offset: 0, strides };
-    match op {
-        Op::Slice(slice) => {
-            for (d, a) in slice.axes.iter().enumerate() {
-                view.offset += a.start * strides[lead + d];
-                view.strides[lead + d] = a.step as usize * strides[lead + d];
-            }
-        }
-        Op::Transpose(t) => {
-            for (d, &p) in t.perm.iter().enumerate() {
-                view.strides[lead + d] = strides[lead + p];
-            }
-        }
-        _ => {}
-    }
-    view
-}
-
-fn padded(shape: &[usize]) -> [usize; RANK] {
-    let mut out = [1; RANK];
-    out[RANK - shape.len()..].copy_from_slice(shape);
-    out
-}
-
-/// A copy of `shape` from `src` into `dst` (default: a contiguous output), checked to
-/// stay inside both buffers — the guarantee the copy kernel's unchecked launch needs.
-fn copy_params(
-    shape: [usize; RANK],
-    src: StridedView,
-    dst: Option<StridedView>,
-    src_len: usize,
-    dst_len: usize,
-) -> Result<CopyParams, EngineError> {
-    let dst = dst.unwrap_or(StridedView {
-        offset: 0,
-        strides: copy::contiguous_strides(shape),
-    });
-    let params = CopyParams {
-        shape,
-        src,
-        dst,
-        src_len,
-        dst_len,
-    };
-    let inside = |view: &StridedView, len: usize| params.last_index(view).is_none_or(|i| i < len);
-    if !inside(&params.src, src_len) || !inside(&params.dst, dst_len) {
-        return Err(EngineError::Malformed(format!(
-            "copy {params:?} leaves its buffers"
-        )));
-    }
-    Ok(params)
 }

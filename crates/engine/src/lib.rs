@@ -17,6 +17,7 @@ mod error;
 mod exec;
 pub mod kernels;
 mod onnx;
+mod plan;
 
 pub use device::{DeviceChoice, Gpu};
 pub use error::EngineError;

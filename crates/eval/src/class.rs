@@ -1,46 +1,14 @@
-//! Sightline's three classes and the map from dataset labels to them.
-//!
-//! Kept here (not imported from `sightline-detect`) so the metrics crate never pulls the
-//! GPU stack; the names are the ones `sightline detect` writes in its JSONL.
+//! The map from dataset labels to Sightline's classes. The classes themselves come from
+//! `sightline-types`, so the metrics crate never pulls the GPU stack.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::{EvalError, Result};
 
-/// A class Sightline detects. Ordered as reports list them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Class {
-    Pedestrian,
-    TrafficLight,
-    StopSign,
-}
-
-impl Class {
-    pub const ALL: [Class; 3] = [Class::Pedestrian, Class::TrafficLight, Class::StopSign];
-
-    /// The name used in JSONL, reports and class maps.
-    pub fn name(self) -> &'static str {
-        match self {
-            Class::Pedestrian => "pedestrian",
-            Class::TrafficLight => "traffic_light",
-            Class::StopSign => "stop_sign",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Class> {
-        Class::ALL.into_iter().find(|c| c.name() == name)
-    }
-}
-
-impl std::fmt::Display for Class {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use sightline_types::Class;
 
 /// Dataset label → Sightline class. Built from YAML (see `classmap.yaml`, the default).
 #[derive(Clone, Debug)]

@@ -28,10 +28,7 @@ struct Raw {
 /// The frame id a detection's `image` refers to: the stem if it looks like a path.
 fn frame_id(image: &str) -> String {
     let p = Path::new(image);
-    let has_ext = p
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(crate::dataset::is_image_ext);
+    let has_ext = sightline_types::images::is_image(p);
     if has_ext || image.contains('/') {
         p.file_stem()
             .map(|s| s.to_string_lossy().into_owned())

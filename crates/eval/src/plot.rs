@@ -167,7 +167,7 @@ fn range_plot<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, cv: &Curves) -> 
         chart
             .draw_series(pts.iter().map(|&p| Circle::new(p, 4, col.filled())))
             .map_err(e2s)?
-            .label(c.name())
+            .label(c.as_str())
             .legend(move |(x, y)| Circle::new((x + 10, y), 4, col.filled()));
     }
     chart

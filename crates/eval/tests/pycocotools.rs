@@ -34,7 +34,7 @@ fn coco_ap_matches_pycocotools_on_coco128() {
     let (report, _) = evaluate(&frames, ds.kind, &ds.skipped, &EvalOptions::default());
 
     for (class, ours) in &report.classes {
-        let theirs = &reference[class.name()];
+        let theirs = &reference[class.as_str()];
         assert_eq!(
             ours.n_gt as u64,
             theirs["n_gt"].as_u64().unwrap(),

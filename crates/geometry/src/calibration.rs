@@ -31,13 +31,13 @@ use crate::mount::Mount;
 /// A calibration file could not be used; every variant names the file.
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrationError {
-    #[error("cannot read calibration file {path}: {source}")]
+    #[error("cannot read calibration file {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a calibration file: {source}")]
+    #[error("{path}: not a calibration file")]
     Parse {
         path: PathBuf,
         #[source]

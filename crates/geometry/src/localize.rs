@@ -241,7 +241,7 @@ impl Localization {
 pub enum LocalizeError {
     #[error("{kind} box {bbox:?}: not a finite box with x1 < x2 and y1 < y2")]
     InvalidBox { kind: TargetKind, bbox: [f64; 4] },
-    #[error("{kind} box {bbox:?}: {source}")]
+    #[error("{kind} box {bbox:?}")]
     Undistort {
         kind: TargetKind,
         bbox: [f64; 4],

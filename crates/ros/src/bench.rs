@@ -9,7 +9,7 @@ use r2r::std_msgs::msg::Header;
 use r2r::vision_msgs::msg::Detection2DArray;
 use r2r::QosProfile;
 use std::collections::HashMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long to wait for the node to subscribe to the image topic.
 const DISCOVERY_TIMEOUT: Duration = Duration::from_secs(20);
@@ -111,12 +111,10 @@ pub fn run(bench: &NodeBench) -> Result<NodeBenchResult, NodeError> {
 
 /// System time, as camera drivers stamp their images.
 fn now() -> Time {
-    let since_epoch = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let t = sightline_types::msgs::Time::now();
     Time {
-        sec: i32::try_from(since_epoch.as_secs()).unwrap_or(i32::MAX),
-        nanosec: since_epoch.subsec_nanos(),
+        sec: t.sec,
+        nanosec: t.nanosec,
     }
 }
 

@@ -8,7 +8,8 @@
 //! which is the YAML nesting `camera: {front: {transport: raw, ...}}` (ROS parameter
 //! names cannot contain `/`).
 
-use sightline_detect::{Class, DeviceChoice, Manifest};
+use sightline_detect::{Class, DeviceChoice};
+use sightline_perception::{check_base_frame, Thresholds};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,10 @@ impl CameraConfig {
             Transport::Compressed => format!("{}/image_raw/compressed", self.namespace),
         }
     }
+    /// The name of the parameter that gave [`CameraConfig::calibration`].
+    pub fn calibration_parameter(&self) -> String {
+        format!("{}.calibration", self.namespace[1..].replace('/', "."))
+    }
     pub fn detections_topic(&self) -> String {
         format!("{}/detections", self.namespace)
     }
@@ -85,11 +90,15 @@ pub struct NodeConfig {
     pub model: Option<PathBuf>,
     pub device: DeviceChoice,
     /// Score threshold of every class (configured, else the model manifest's).
-    pub score_thresholds: BTreeMap<Class, f32>,
+    pub score_thresholds: Thresholds,
     pub nms_iou: Option<f32>,
     /// Frame of the 3D detections; the frame the calibrations' mounts are given in.
     pub base_frame: String,
     pub publish_debug_image: bool,
+    /// Per-camera parameters of cameras that are not in `cameras`, by namespace:
+    /// ignored (selecting a subset of the configured cameras is no mistake), but
+    /// worth a warning.
+    pub unused_cameras: BTreeMap<String, Vec<String>>,
 }
 
 /// A parameter is missing, mistyped or out of range.
@@ -114,6 +123,9 @@ pub enum ConfigError {
 
 /// Parameters that ROS tooling sets on every node; accepted and ignored.
 const ROS_STANDARD: [&str; 2] = ["use_sim_time", "start_type_description_service"];
+
+/// The per-camera keys, `<ns>.<key>`.
+const CAMERA_KEYS: [&str; 2] = ["transport", "calibration"];
 
 impl NodeConfig {
     /// Validates raw parameters. Relative paths (calibrations, model) are resolved
@@ -194,44 +206,49 @@ impl NodeConfig {
                 .parse()
                 .map_err(|e| invalid("device", format!("{e}")))?,
         };
-        let mut score_thresholds = BTreeMap::new();
-        for spec in Manifest::default_model().classes {
-            let name = format!("score_threshold.{}", spec.name);
-            let value = match opt_number(params, &name)? {
-                Some(v) => unit_interval(&name, v)?,
-                None => spec.score_threshold,
-            };
-            score_thresholds.insert(spec.name, value);
+        let mut score_thresholds = Thresholds::default();
+        for class in Class::ALL {
+            let name = format!("score_threshold.{class}");
+            if let Some(v) = opt_number(params, &name)? {
+                let v = unit_interval(&name, v)?;
+                score_thresholds
+                    .set(class, v)
+                    .map_err(|e| invalid(&name, e.to_string()))?;
+            }
         }
         let nms_iou = opt_number(params, "nms_iou")?
             .map(|v| unit_interval("nms_iou", v))
             .transpose()?;
         let base_frame = opt_string(params, "base_frame")?.unwrap_or_else(|| "base_link".into());
-        if base_frame.is_empty()
-            || base_frame.starts_with('/')
-            || base_frame.contains(char::is_whitespace)
-        {
-            return Err(invalid(
-                "base_frame",
-                format!("{base_frame:?} is not a tf frame id"),
-            ));
-        }
+        check_base_frame(&base_frame).map_err(|e| invalid("base_frame", e.to_string()))?;
         let publish_debug_image = match params.get("publish_debug_image") {
             None => false,
             Some(ParamValue::Bool(b)) => *b,
             Some(other) => return Err(wrong_type("publish_debug_image", "bool", other)),
         };
 
+        let mut unused_cameras: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for name in params.keys() {
             let standard =
                 ROS_STANDARD.contains(&name.as_str()) || name.starts_with("qos_overrides.");
-            if !standard && !known.contains(name) {
-                let known = known.iter().cloned().collect::<Vec<_>>().join(", ");
-                return Err(ConfigError::Unknown {
-                    name: name.clone(),
-                    known,
-                });
+            if standard || known.contains(name) {
+                continue;
             }
+            // A camera key of a camera that is not listed is a camera left out on
+            // purpose; a wrong key of a listed camera is a typo (unknown below).
+            let unlisted = unlisted_camera(name, &cameras);
+            if let Some(namespace) = unlisted {
+                unused_cameras
+                    .entry(namespace)
+                    .or_default()
+                    .push(name.clone());
+                continue;
+            }
+            let known = known.iter().cloned().collect::<Vec<_>>().join(", ");
+            return Err(ConfigError::Unknown {
+                name: name.clone(),
+                known,
+            });
         }
         Ok(NodeConfig {
             cameras,
@@ -241,13 +258,83 @@ impl NodeConfig {
             nms_iou,
             base_frame,
             publish_debug_image,
+            unused_cameras,
         })
     }
 
-    /// The lowest per-class threshold: the detector's own cut, before the per-class one.
-    pub fn min_score_threshold(&self) -> f32 {
-        self.score_thresholds.values().copied().fold(1.0, f32::min)
+    /// One warning per camera whose parameters are set but which is not in `cameras`.
+    pub fn warnings(&self) -> Vec<String> {
+        self.unused_cameras
+            .iter()
+            .map(|(namespace, names)| {
+                format!(
+                    "camera {namespace} is not in `cameras`; its parameters are ignored: {}",
+                    names.join(", ")
+                )
+            })
+            .collect()
     }
+}
+
+/// Environment variables that give Fast DDS a transport configuration.
+const DDS_PROFILE_VARS: [&str; 3] = [
+    "FASTDDS_DEFAULT_PROFILES_FILE",
+    "FASTRTPS_DEFAULT_PROFILES_FILE",
+    "FASTDDS_BUILTIN_TRANSPORTS",
+];
+
+/// The profile this repository ships for large images, relative to it.
+pub const LARGE_IMAGES_PROFILE: &str = "launch/fastdds_large_images.xml";
+
+/// The start-up hint for raw cameras on Fast DDS without a profile: its default
+/// 512 KB shared-memory segment sends larger images over UDP, where best-effort
+/// subscribers lose most of them. `None` when no camera is raw, another RMW is used,
+/// or a profile is configured (by variable, or `DEFAULT_FASTDDS_PROFILES.xml` in the
+/// working directory, which Fast DDS loads by itself).
+pub fn dds_profile_hint(
+    config: &NodeConfig,
+    env: impl Fn(&str) -> Option<String>,
+    cwd: &Path,
+) -> Option<String> {
+    let set = |name: &str| env(name).is_some_and(|v| !v.is_empty());
+    let rmw = env("RMW_IMPLEMENTATION").unwrap_or_default();
+    let fast_dds = rmw.is_empty() || rmw.starts_with("rmw_fastrtps");
+    let configured = DDS_PROFILE_VARS.iter().any(|v| set(v))
+        || cwd.join("DEFAULT_FASTDDS_PROFILES.xml").is_file();
+    let raw: Vec<&str> = config
+        .cameras
+        .iter()
+        .filter(|c| c.transport == Transport::Raw)
+        .map(|c| c.namespace.as_str())
+        .collect();
+    if !fast_dds || configured || raw.is_empty() {
+        return None;
+    }
+    let shipped = cwd.join(LARGE_IMAGES_PROFILE);
+    let profile = if shipped.is_file() {
+        shipped.display().to_string()
+    } else {
+        format!("<sightline>/{LARGE_IMAGES_PROFILE}")
+    };
+    Some(format!(
+        "raw images on {} and no Fast DDS profile: images over 512 KB go over UDP, where \
+         best effort loses most of them; export FASTDDS_DEFAULT_PROFILES_FILE={profile} \
+         for this node and the camera driver, or use transport compressed \
+         (docs/ros.md, \"Large raw images over DDS\")",
+        raw.join(", ")
+    ))
+}
+
+/// The namespace of `name` if it is `<ns>.transport` or `<ns>.calibration` of a
+/// camera that is not configured.
+fn unlisted_camera(name: &str, cameras: &[CameraConfig]) -> Option<String> {
+    let (key, field) = name.rsplit_once('.')?;
+    if !CAMERA_KEYS.contains(&field) {
+        return None;
+    }
+    let namespace = validate_namespace(&format!("/{}", key.replace('.', "/"))).ok()?;
+    let listed = cameras.iter().any(|c| c.namespace == namespace);
+    (!listed).then_some(namespace)
 }
 
 fn validate_namespace(ns: &str) -> Result<String, ConfigError> {
@@ -352,8 +439,8 @@ mod tests {
         assert_eq!(c.device, DeviceChoice::Auto);
         assert!(!c.publish_debug_image);
         // defaults come from the manifest, not from this module
-        for spec in Manifest::default_model().classes {
-            assert_eq!(c.score_thresholds[&spec.name], spec.score_threshold);
+        for spec in sightline_detect::Manifest::default_model().classes {
+            assert_eq!(c.score_thresholds.get(spec.name), spec.score_threshold);
         }
     }
 
@@ -367,15 +454,87 @@ mod tests {
         p.insert("device".into(), s("cpu"));
         p.insert("use_sim_time".into(), ParamValue::Bool(false));
         let c = NodeConfig::from_params(&p, Path::new("/w")).unwrap();
-        assert_eq!(c.score_thresholds[&Class::StopSign], 0.6);
-        assert_eq!(c.score_thresholds[&Class::Pedestrian], 0.0);
-        assert_eq!(c.min_score_threshold(), 0.0);
+        assert_eq!(c.score_thresholds.get(Class::StopSign), 0.6);
+        assert_eq!(c.score_thresholds.get(Class::Pedestrian), 0.0);
+        assert_eq!(c.score_thresholds.min(), 0.0);
+        assert_eq!(
+            c.cameras[0].calibration_parameter(),
+            "camera.front.calibration"
+        );
         assert_eq!(c.model.as_deref(), Some(Path::new("/w/pkg/models/y.onnx")));
         assert_eq!(
             c.cameras[0].calibration,
             Path::new("/w/pkg/calibration/front.yaml")
         );
         assert_eq!(c.device, DeviceChoice::Cpu);
+    }
+
+    #[test]
+    fn parameters_of_unlisted_cameras_warn_but_typos_of_listed_ones_stop() {
+        let mut p = minimal();
+        p.insert(
+            "cameras".into(),
+            ParamValue::StringArray(vec!["/camera/front".into()]),
+        );
+        let c = NodeConfig::from_params(&p, Path::new("/")).unwrap();
+        assert_eq!(c.cameras.len(), 1);
+        assert_eq!(
+            c.warnings(),
+            [
+                "camera /camera/rear is not in `cameras`; its parameters are ignored: \
+              camera.rear.calibration, camera.rear.transport"
+            ]
+        );
+        assert!(NodeConfig::from_params(&minimal(), Path::new("/"))
+            .unwrap()
+            .warnings()
+            .is_empty());
+        p.insert("camera.front.calibraton".into(), s("x.yaml"));
+        let err = NodeConfig::from_params(&p, Path::new("/")).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("unknown parameter camera.front.calibraton"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn dds_hint_only_for_raw_cameras_without_a_profile() {
+        let c = NodeConfig::from_params(&minimal(), Path::new("/")).unwrap();
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(name, _)| *name == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let none = Path::new("/nonexistent");
+        let hint = dds_profile_hint(&c, vars(&[]), none).unwrap();
+        assert!(hint.contains("raw images on /camera/front and"), "{hint}");
+        assert!(
+            hint.contains("FASTDDS_DEFAULT_PROFILES_FILE=<sightline>/launch/"),
+            "{hint}"
+        );
+        // the repository as working directory: the shipped profile's absolute path
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let hint = dds_profile_hint(&c, vars(&[]), &repo).unwrap();
+        let shipped = repo.join(LARGE_IMAGES_PROFILE).display().to_string();
+        assert!(hint.contains(&format!("={shipped} ")), "{hint}");
+        let fast = &[("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")];
+        assert!(dds_profile_hint(&c, vars(fast), none).is_some());
+        for configured in [
+            &[("FASTDDS_DEFAULT_PROFILES_FILE", "/p.xml")][..],
+            &[("FASTRTPS_DEFAULT_PROFILES_FILE", "/p.xml")],
+            &[("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")],
+            &[("RMW_IMPLEMENTATION", "rmw_cyclonedds_cpp")],
+        ] {
+            assert_eq!(dds_profile_hint(&c, vars(configured), none), None);
+        }
+        let mut compressed = minimal();
+        compressed.insert("camera.front.transport".into(), s("compressed"));
+        let c = NodeConfig::from_params(&compressed, Path::new("/")).unwrap();
+        assert_eq!(dds_profile_hint(&c, vars(&[]), none), None);
     }
 
     #[test]

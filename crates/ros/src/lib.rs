@@ -1,17 +1,14 @@
 //! Sightline as a ROS 2 node: camera topics in, `vision_msgs` detections with
 //! positions in the vehicle frame out, `/diagnostics` at 1 Hz. See `docs/ros.md`.
 //!
-//! The node is glue: r2r messages become [`frame::Frame`]s in a latest-frame-wins
-//! slot per camera; one worker thread owns the detector and the localizers
-//! ([`worker::Worker`]) and hands results back to r2r publishers. Only the glue
+//! The node is glue: r2r messages become `sightline_perception` frames in a
+//! latest-frame-wins slot per camera; one worker thread owns the perception pipeline
+//! ([`worker::Worker`]) and hands its results back to r2r publishers. Only the glue
 //! (`node`, `msgs`) needs ROS; it is compiled with the `ros` feature. Without it
 //! [`run_node`] reports that the build has no ROS support, and everything else
-//! (parameter validation, frame checks, the worker loop) builds and is tested
-//! on any machine.
+//! (parameter validation, the worker loop) builds and is tested on any machine.
 
-pub mod annotate;
 pub mod config;
-pub mod frame;
 pub mod slot;
 pub mod stats;
 pub mod worker;
@@ -25,7 +22,6 @@ mod node;
 
 pub use config::{CameraConfig, ConfigError, NodeConfig, ParamValue, RawParams, Transport};
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Why the node could not start (or stopped).
@@ -37,17 +33,25 @@ pub enum NodeError {
     // chain, and would print it twice.
     #[error("invalid parameters")]
     Config(#[from] ConfigError),
-    #[error("calibration of camera {camera} ({path}): {reason}")]
+    #[error("camera {camera}: parameter {parameter} ({path}): {reason}")]
     Calibration {
         camera: String,
-        path: PathBuf,
+        parameter: String,
+        path: std::path::PathBuf,
         reason: String,
     },
-    #[error("detector")]
-    Detector(#[from] sightline_detect::DetectError),
+    #[error("detector with model {model}")]
+    Detector {
+        model: String,
+        #[source]
+        source: sightline_detect::DetectError,
+    },
     #[error("ROS {what}: {reason}")]
     Ros { what: String, reason: String },
 }
+
+#[cfg(feature = "ros")]
+pub(crate) use sightline_types::with_causes;
 
 /// Runs the node until SIGINT/SIGTERM. ROS arguments (`--ros-args --params-file F
 /// -p name:=value -r __node:=...`) are read by rcl from the process's command line.

@@ -1,9 +1,9 @@
-//! Message conversion at the node's edge: r2r messages → [`Frame`], worker results →
-//! `vision_msgs`, statuses → `diagnostic_msgs`. Field moves only, no decisions.
+//! Message conversion at the node's edge: r2r messages → frames, the pipeline's
+//! `vision_msgs` (built once in `sightline_perception`) → r2r's, statuses →
+//! `diagnostic_msgs`. Field moves only, no decisions.
 
-use crate::frame::{Frame, Payload, Stamp};
 use crate::stats::{Level, Status};
-use crate::worker::{CameraOutput, Object};
+use crate::worker::Arrived;
 use r2r::builtin_interfaces::msg::Time;
 use r2r::diagnostic_msgs::msg::{DiagnosticArray, DiagnosticStatus, KeyValue};
 use r2r::geometry_msgs::msg::{Point, Pose, PoseWithCovariance, Quaternion, Vector3};
@@ -13,142 +13,149 @@ use r2r::vision_msgs::msg::{
     BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D, Detection3DArray,
     ObjectHypothesis, ObjectHypothesisWithPose, Point2D, Pose2D,
 };
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use sightline_perception::{Frame, Output, Payload, Stamp};
+use sightline_types::msgs as types;
+use std::time::Instant;
 
-pub fn frame_from_image(camera: usize, msg: Image) -> Frame {
-    Frame {
+fn arrived(camera: usize, header: Header, payload: Payload) -> Arrived {
+    Arrived {
         camera,
-        stamp: Stamp {
-            sec: msg.header.stamp.sec,
-            nanosec: msg.header.stamp.nanosec,
-        },
-        frame_id: msg.header.frame_id,
         received: Instant::now(),
-        payload: Payload::Raw {
-            width: msg.width,
-            height: msg.height,
-            step: msg.step,
-            encoding: msg.encoding,
-            data: msg.data,
+        frame: Frame {
+            stamp: Stamp {
+                sec: header.stamp.sec,
+                nanosec: header.stamp.nanosec,
+            },
+            frame_id: header.frame_id,
+            payload,
         },
     }
 }
 
-pub fn frame_from_compressed(camera: usize, msg: CompressedImage) -> Frame {
-    Frame {
-        camera,
-        stamp: Stamp {
-            sec: msg.header.stamp.sec,
-            nanosec: msg.header.stamp.nanosec,
-        },
-        frame_id: msg.header.frame_id,
-        received: Instant::now(),
-        payload: Payload::Compressed {
-            format: msg.format,
-            data: msg.data,
-        },
+pub fn frame_from_image(camera: usize, msg: Image) -> Arrived {
+    let payload = Payload::Raw {
+        width: msg.width,
+        height: msg.height,
+        step: msg.step,
+        encoding: msg.encoding,
+        data: msg.data,
+    };
+    arrived(camera, msg.header, payload)
+}
+
+pub fn frame_from_compressed(camera: usize, msg: CompressedImage) -> Arrived {
+    let payload = Payload::Encoded {
+        format: msg.format,
+        data: msg.data,
+    };
+    arrived(camera, msg.header, payload)
+}
+
+fn time(t: Stamp) -> Time {
+    Time {
+        sec: t.sec,
+        nanosec: t.nanosec,
     }
 }
 
-fn header(stamp: Stamp, frame_id: &str) -> Header {
+fn header(h: &types::Header) -> Header {
     Header {
-        stamp: Time {
-            sec: stamp.sec,
-            nanosec: stamp.nanosec,
-        },
-        frame_id: frame_id.to_string(),
+        stamp: time(h.stamp),
+        frame_id: h.frame_id.clone(),
     }
 }
 
-fn hypothesis(obj: &Object, pose: PoseWithCovariance) -> ObjectHypothesisWithPose {
-    ObjectHypothesisWithPose {
-        hypothesis: ObjectHypothesis {
-            class_id: obj.detection.class.as_str().to_string(),
-            score: f64::from(obj.detection.score),
+fn pose(p: &types::Pose) -> Pose {
+    let (q, o) = (p.position, p.orientation);
+    Pose {
+        position: Point {
+            x: q.x,
+            y: q.y,
+            z: q.z,
         },
-        pose,
+        orientation: Quaternion {
+            x: o.x,
+            y: o.y,
+            z: o.z,
+            w: o.w,
+        },
     }
 }
 
-/// 2D boxes in the image's frame and time.
-pub fn detection_2d_array(out: &CameraOutput) -> Detection2DArray {
-    let header = header(out.stamp, out.frame_id);
-    let detections = out
-        .objects
+fn results(results: &[types::ObjectHypothesisWithPose]) -> Vec<ObjectHypothesisWithPose> {
+    results
         .iter()
-        .map(|obj| {
-            let [x1, y1, x2, y2] = obj.detection.bbox.map(f64::from);
-            Detection2D {
-                header: header.clone(),
-                results: vec![hypothesis(obj, PoseWithCovariance::default())],
-                bbox: BoundingBox2D {
-                    center: Pose2D {
-                        position: Point2D {
-                            x: (x1 + x2) / 2.0,
-                            y: (y1 + y2) / 2.0,
-                        },
-                        theta: 0.0,
-                    },
-                    size_x: x2 - x1,
-                    size_y: y2 - y1,
-                },
-                id: String::new(),
-            }
+        .map(|h| ObjectHypothesisWithPose {
+            hypothesis: ObjectHypothesis {
+                class_id: h.class_id.clone(),
+                score: h.score,
+            },
+            pose: PoseWithCovariance {
+                pose: pose(&h.pose),
+                covariance: h.covariance.to_vec(),
+            },
         })
-        .collect();
-    Detection2DArray { header, detections }
+        .collect()
 }
 
-/// Positions of the localized objects in `base_frame`, at the image's time.
-pub fn detection_3d_array(out: &CameraOutput, base_frame: &str) -> Detection3DArray {
-    let header = header(out.stamp, base_frame);
-    let detections = out
-        .objects
-        .iter()
-        .filter_map(|obj| {
-            let loc = obj.localization.as_ref()?;
-            let p = loc.position;
-            let pose = Pose {
-                position: Point {
-                    x: p.x,
-                    y: p.y,
-                    z: p.z,
-                },
-                orientation: Quaternion {
-                    x: 0.0,
-                    y: 0.0,
-                    z: 0.0,
-                    w: 1.0,
-                },
-            };
-            let covariance = loc.pose_covariance().to_vec();
-            Some(Detection3D {
-                header: header.clone(),
-                results: vec![hypothesis(
-                    obj,
-                    PoseWithCovariance {
-                        pose: pose.clone(),
-                        covariance,
-                    },
-                )],
-                bbox: BoundingBox3D {
-                    center: pose,
-                    size: Vector3 {
-                        x: 0.0,
-                        y: 0.0,
-                        z: 0.0,
-                    },
-                },
-                id: String::new(),
-            })
-        })
-        .collect();
-    Detection3DArray { header, detections }
+fn detection_2d(d: &types::Detection2D) -> Detection2D {
+    let b = &d.bbox;
+    let position = Point2D {
+        x: b.center_x,
+        y: b.center_y,
+    };
+    Detection2D {
+        header: header(&d.header),
+        results: results(&d.results),
+        bbox: BoundingBox2D {
+            center: Pose2D {
+                position,
+                theta: b.theta,
+            },
+            size_x: b.size_x,
+            size_y: b.size_y,
+        },
+        id: d.id.clone(),
+    }
 }
 
-pub fn debug_image(out: &CameraOutput, img: &image::RgbImage) -> Image {
+fn detection_3d(d: &types::Detection3D) -> Detection3D {
+    let size = d.bbox.size;
+    Detection3D {
+        header: header(&d.header),
+        results: results(&d.results),
+        bbox: BoundingBox3D {
+            center: pose(&d.bbox.center),
+            size: Vector3 {
+                x: size.x,
+                y: size.y,
+                z: size.z,
+            },
+        },
+        id: d.id.clone(),
+    }
+}
+
+/// The pipeline's 2D boxes (image frame) and 3D positions (base frame), as r2r's.
+pub fn detection_arrays(out: &Output) -> (Detection2DArray, Detection3DArray) {
+    let (m2, m3) = (out.detection_2d_array(), out.detection_3d_array());
+    let d2 = Detection2DArray {
+        header: header(&m2.header),
+        detections: m2.detections.iter().map(detection_2d).collect(),
+    };
+    let d3 = Detection3DArray {
+        header: header(&m3.header),
+        detections: m3.detections.iter().map(detection_3d).collect(),
+    };
+    (d2, d3)
+}
+
+pub fn debug_image(out: &Output, img: &image::RgbImage) -> Image {
     Image {
-        header: header(out.stamp, out.frame_id),
+        header: Header {
+            stamp: time(out.stamp),
+            frame_id: out.frame_id.clone(),
+        },
         height: img.height(),
         width: img.width(),
         encoding: "rgb8".into(),
@@ -159,15 +166,12 @@ pub fn debug_image(out: &CameraOutput, img: &image::RgbImage) -> Image {
 }
 
 pub fn diagnostic_array(statuses: &[Status]) -> DiagnosticArray {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let stamp = Stamp {
-        sec: i32::try_from(now.as_secs()).unwrap_or(i32::MAX),
-        nanosec: now.subsec_nanos(),
-    };
+    let stamp = Stamp::now();
     DiagnosticArray {
-        header: header(stamp, ""),
+        header: Header {
+            stamp: time(stamp),
+            frame_id: String::new(),
+        },
         status: statuses
             .iter()
             .map(|s| DiagnosticStatus {

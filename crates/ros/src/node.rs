@@ -2,9 +2,9 @@
 //! latest-frame slot, the worker thread, publishers, and the spin loop that runs
 //! until SIGINT/SIGTERM and publishes `/diagnostics` once a second.
 
-use crate::config::{NodeConfig, ParamValue, RawParams, Transport};
+use crate::config::{dds_profile_hint, NodeConfig, ParamValue, RawParams, Transport};
 use crate::msgs;
-use crate::worker::{CameraInput, CameraOutput, Reporter, Sink, Worker, WorkerCamera};
+use crate::worker::{Arrived, CameraInput, Reporter, Sink, Worker, WorkerCamera};
 use crate::NodeError;
 use futures::executor::LocalPool;
 use futures::task::LocalSpawnExt;
@@ -14,7 +14,7 @@ use r2r::sensor_msgs::msg::{CompressedImage, Image};
 use r2r::vision_msgs::msg::{Detection2DArray, Detection3DArray};
 use r2r::{Publisher, QosProfile};
 use sightline_detect::{Detector, DetectorConfig};
-use sightline_geometry::{Calibration, Localizer, Priors};
+use sightline_perception::{Camera, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
@@ -35,21 +35,28 @@ pub fn run() -> Result<(), NodeError> {
     let cwd = std::env::current_dir().unwrap_or_default();
     let config = NodeConfig::from_params(&raw_params(&node), &cwd)?;
     tracing::info!(?config, "configuration");
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
+    if let Some(hint) = dds_profile_hint(&config, |k| std::env::var(k).ok(), &cwd) {
+        tracing::warn!("{hint}");
+    }
 
     let mut cameras = Vec::new();
     for cam in &config.cameras {
-        let calibration_error = |reason: String| NodeError::Calibration {
-            camera: cam.namespace.clone(),
-            path: cam.calibration.clone(),
-            reason,
-        };
-        let calibration =
-            Calibration::load(&cam.calibration).map_err(|e| calibration_error(e.to_string()))?;
-        let localizer = Localizer::new(calibration, Priors::default())
-            .map_err(|e| calibration_error(e.to_string()))?;
+        let mut camera = Camera::new(&cam.namespace)
+            .calibrated(&cam.calibration)
+            .map_err(|e| NodeError::Calibration {
+                camera: cam.namespace.clone(),
+                parameter: cam.calibration_parameter(),
+                path: cam.calibration.clone(),
+                reason: crate::with_causes(&e),
+            })?;
+        camera.thresholds = config.score_thresholds.clone();
+        camera.base_frame = config.base_frame.clone();
+        camera.draw = config.publish_debug_image;
         cameras.push(WorkerCamera {
-            namespace: cam.namespace.clone(),
-            localizer,
+            camera,
             input: CameraInput::default(),
         });
     }
@@ -71,7 +78,6 @@ pub fn run() -> Result<(), NodeError> {
     let spawner = pool.spawner();
     let mut sink = RosSink {
         cameras: Vec::new(),
-        base_frame: config.base_frame.clone(),
     };
     for (i, (cam, worker_cam)) in config.cameras.iter().zip(&cameras).enumerate() {
         let input = worker_cam.input.clone();
@@ -118,15 +124,13 @@ pub fn run() -> Result<(), NodeError> {
     let (ready_tx, ready_rx) = mpsc::channel();
     let worker = {
         let stop = stop.clone();
-        let thresholds = config.score_thresholds.clone();
         let detector_config = DetectorConfig {
             model_path: config.model.clone(),
             device: config.device,
-            score_threshold: Some(config.min_score_threshold()),
+            score_threshold: Some(config.score_thresholds.min()),
             nms_iou: config.nms_iou,
             ..Default::default()
         };
-        let debug = config.publish_debug_image;
         std::thread::Builder::new()
             .name("sightline-worker".into())
             .spawn(move || {
@@ -139,13 +143,13 @@ pub fn run() -> Result<(), NodeError> {
                     detector.gpu().name(),
                     detector.startup_time().as_secs_f64()
                 );
-                let mut worker = Worker::new(detector, cameras, thresholds, debug);
+                let mut worker = Worker::new(detector, cameras);
                 let _ = ready_tx.send(Ok(worker.reporter()));
                 worker.run(&mut sink, &stop);
             })
             .map_err(|e| NodeError::Ros {
                 what: "worker thread".into(),
-                reason: e.to_string(),
+                reason: crate::with_causes(&e),
             })?
     };
 
@@ -163,10 +167,14 @@ pub fn run() -> Result<(), NodeError> {
                     next_report = Instant::now() + Duration::from_secs(1);
                     tracing::info!("ready");
                 }
-                Ok(Err(e)) => {
+                Ok(Err(source)) => {
                     stop.store(true, Ordering::Relaxed);
                     let _ = worker.join();
-                    return Err(e.into());
+                    let model = match &config.model {
+                        Some(path) => path.display().to_string(),
+                        None => "(default search: $SIGHTLINE_MODELS, ../shared/models)".into(),
+                    };
+                    return Err(NodeError::Detector { model, source });
                 }
                 Err(_) => {}
             },
@@ -235,7 +243,7 @@ fn publisher<T: r2r::WrappedTypesupport>(
 fn forward<T: 'static>(
     stream: impl Stream<Item = T> + Unpin + 'static,
     input: CameraInput,
-    to_frame: impl Fn(T) -> crate::frame::Frame + 'static,
+    to_frame: impl Fn(T) -> Arrived + 'static,
 ) -> impl std::future::Future<Output = ()> {
     stream.for_each(move |msg| {
         input.push(to_frame(msg));
@@ -251,7 +259,6 @@ struct CameraPublishers {
 
 struct RosSink {
     cameras: Vec<CameraPublishers>,
-    base_frame: String,
 }
 
 fn log_publish_error(topic: &str, result: Result<(), r2r::Error>) {
@@ -261,19 +268,13 @@ fn log_publish_error(topic: &str, result: Result<(), r2r::Error>) {
 }
 
 impl Sink for RosSink {
-    fn publish(&mut self, out: &CameraOutput) {
+    fn publish(&mut self, out: &Output) {
         let Some(pubs) = self.cameras.get(out.camera) else {
             return;
         };
-        log_publish_error(
-            "detections",
-            pubs.detections.publish(&msgs::detection_2d_array(out)),
-        );
-        log_publish_error(
-            "detections_3d",
-            pubs.detections_3d
-                .publish(&msgs::detection_3d_array(out, &self.base_frame)),
-        );
+        let (d2, d3) = msgs::detection_arrays(out);
+        log_publish_error("detections", pubs.detections.publish(&d2));
+        log_publish_error("detections_3d", pubs.detections_3d.publish(&d3));
         if let (Some(publisher), Some(img)) = (&pubs.debug_image, &out.debug_image) {
             log_publish_error(
                 "detections_image",

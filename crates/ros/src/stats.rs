@@ -1,11 +1,14 @@
 //! Counters and latency percentiles behind the node's `/diagnostics`.
 //!
-//! The subscription side only bumps two atomics ([`InputCounters`]); everything else
-//! is owned by the worker thread ([`CameraStats`]) and turned into a neutral
-//! [`Status`] once per second, which the ROS glue maps to `diagnostic_msgs`.
+//! The subscription side only bumps two atomics and feeds the image stamps to a
+//! [`LossEstimator`] ([`InputCounters`]); everything else is owned by the worker
+//! thread ([`CameraStats`]) and turned into a neutral [`Status`] once per second,
+//! which the ROS glue maps to `diagnostic_msgs`.
 
+use sightline_perception::Stamp;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Counted where messages arrive (the spin thread), read by the worker.
@@ -14,6 +17,73 @@ pub struct InputCounters {
     pub received: AtomicU64,
     /// Frames replaced in the latest-frame slot before the worker took them.
     pub displaced: AtomicU64,
+    /// Frames lost before they reached the node, from the gaps in the stamps.
+    pub lost: Mutex<LossEstimator>,
+}
+
+impl InputCounters {
+    /// Counts one arriving frame.
+    pub fn arrived(&self, stamp: Stamp) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        self.loss().observe(stamp);
+    }
+
+    fn loss(&self) -> MutexGuard<'_, LossEstimator> {
+        // plain counters: a panic elsewhere leaves nothing worth refusing to read
+        self.lost.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Estimates how many frames of a camera were lost before they reached the node
+/// (in DDS, or never sent) from the gaps between the stamps of the frames that
+/// arrived. A camera's period is regular, so the shortest of the last
+/// [`LossEstimator::WINDOW`] gaps is taken as its period, and a gap of about `k`
+/// periods (rounded) means `k - 1` frames missing. Gaps are judged when they occur,
+/// against the period known then; stamps that repeat or go back (a restarted
+/// driver, a bag looping) and gaps over [`LossEstimator::MAX_GAP`] periods (a
+/// paused stream) count nothing. Meaningless for a source with irregular stamps.
+#[derive(Debug, Default, Clone)]
+pub struct LossEstimator {
+    last_ns: Option<i64>,
+    gaps_ns: VecDeque<i64>,
+    lost: u64,
+}
+
+impl LossEstimator {
+    pub const WINDOW: usize = 64;
+    pub const MAX_GAP: i64 = 100;
+
+    pub fn observe(&mut self, stamp: Stamp) {
+        let t = i64::from(stamp.sec) * 1_000_000_000 + i64::from(stamp.nanosec);
+        let Some(last) = self.last_ns.replace(t) else {
+            return;
+        };
+        let gap = t - last;
+        if gap <= 0 {
+            return;
+        }
+        if self.gaps_ns.len() == Self::WINDOW {
+            self.gaps_ns.pop_front();
+        }
+        self.gaps_ns.push_back(gap);
+        let period = self.gaps_ns.iter().copied().min().unwrap_or(gap);
+        // nearest whole number of periods, in integers
+        let periods = (gap + period / 2) / period;
+        if (2..=Self::MAX_GAP).contains(&periods) {
+            self.lost += (periods - 1) as u64;
+        }
+    }
+
+    /// Frames estimated lost so far.
+    pub fn lost(&self) -> u64 {
+        self.lost
+    }
+
+    /// The camera period estimated from the stamps (after two frames).
+    pub fn period(&self) -> Option<Duration> {
+        let ns = self.gaps_ns.iter().copied().min()?;
+        Some(Duration::from_nanos(ns as u64))
+    }
 }
 
 /// The last `capacity` samples of one latency.
@@ -72,6 +142,7 @@ pub struct CameraStats {
     pub calibration_mismatches: u64,
     pub latency: Vec<LatencyWindow>,
     last_processed: u64,
+    last_lost: u64,
 }
 
 impl Default for CameraStats {
@@ -83,6 +154,7 @@ impl Default for CameraStats {
             calibration_mismatches: 0,
             latency: STAGES.iter().map(|_| LatencyWindow::new(512)).collect(),
             last_processed: 0,
+            last_lost: 0,
         }
     }
 }
@@ -124,11 +196,21 @@ pub fn camera_status(
     let displaced = inputs.displaced.load(Ordering::Relaxed);
     let fps = (stats.processed - stats.last_processed) as f64 / period.as_secs_f64().max(1e-3);
     stats.last_processed = stats.processed;
+    let (lost, period) = {
+        let loss = inputs.loss();
+        (loss.lost(), loss.period())
+    };
+    let newly_lost = lost.saturating_sub(std::mem::replace(&mut stats.last_lost, lost));
     let mut values = vec![
         ("fps".to_string(), format!("{fps:.1}")),
         ("frames_received".to_string(), received.to_string()),
         ("frames_processed".to_string(), stats.processed.to_string()),
         ("dropped_frames".to_string(), displaced.to_string()),
+        ("frames_lost_estimate".to_string(), lost.to_string()),
+        (
+            "camera_period_ms".to_string(),
+            period.map_or("n/a".into(), |p| format!("{:.1}", p.as_secs_f64() * 1e3)),
+        ),
         ("bad_inputs".to_string(), stats.bad_inputs.to_string()),
         (
             "localize_failures".to_string(),
@@ -153,6 +235,12 @@ pub fn camera_status(
     }
     let (level, message) = if stats.processed == 0 {
         (Level::Warn, "no frame processed yet".to_string())
+    } else if newly_lost > 0 {
+        // only new losses warn: one lost frame an hour ago is no state to report
+        (
+            Level::Warn,
+            format!("{fps:.1} fps; {newly_lost} frames lost before the node (estimated)"),
+        )
     } else if stats.bad_inputs > 0 || stats.calibration_mismatches > 0 {
         (
             Level::Warn,
@@ -264,6 +352,76 @@ mod tests {
         // the next period counts only new frames
         let s = camera_status("/cam", "cpu", &mut stats, &inputs, Duration::from_secs(1));
         assert_eq!(s.values[0].1, "0.0");
+    }
+
+    fn at(ms: i64) -> Stamp {
+        Stamp {
+            sec: (ms / 1000) as i32,
+            nanosec: (ms % 1000) as u32 * 1_000_000,
+        }
+    }
+
+    fn lost_after(stamps_ms: &[i64]) -> (u64, Option<Duration>) {
+        let mut e = LossEstimator::default();
+        for &t in stamps_ms {
+            e.observe(at(t));
+        }
+        (e.lost(), e.period())
+    }
+
+    #[test]
+    fn loss_estimator_counts_missing_periods() {
+        assert_eq!(lost_after(&[]), (0, None));
+        assert_eq!(lost_after(&[5000]), (0, None));
+        // 10 Hz, every frame
+        let all: Vec<i64> = (0..20).map(|i| 1000 + i * 100).collect();
+        assert_eq!(lost_after(&all), (0, Some(ms(100))));
+        // frames 5, 9, 10 and 11 missing
+        let some: Vec<i64> = all
+            .iter()
+            .copied()
+            .enumerate()
+            .filter(|(i, _)| ![5, 9, 10, 11].contains(i))
+            .map(|(_, t)| t)
+            .collect();
+        assert_eq!(lost_after(&some).0, 4);
+        // jitter of a fifth of the period is no loss; a gap of 2.2 periods is one
+        assert_eq!(lost_after(&[0, 100, 220, 300, 390, 500]).0, 0);
+        assert_eq!(lost_after(&[0, 100, 200, 420, 500]).0, 1);
+    }
+
+    #[test]
+    fn loss_estimator_ignores_restarts_and_pauses() {
+        // stamps back to the start (a looping bag), repeated stamps, a long pause
+        assert_eq!(lost_after(&[0, 100, 200, 0, 100, 100, 200]).0, 0);
+        assert_eq!(lost_after(&[0, 100, 200, 200 + 101 * 100, 10_400]).0, 0);
+        // the period is learnt from the window: a loss before it is known counts less
+        assert_eq!(lost_after(&[0, 300, 400, 500]).0, 0);
+        assert_eq!(lost_after(&[0, 300, 400, 500, 800]).0, 2);
+    }
+
+    #[test]
+    fn status_warns_on_new_losses_only() {
+        let mut stats = CameraStats {
+            processed: 1,
+            ..Default::default()
+        };
+        let inputs = InputCounters::default();
+        for t in [0, 100, 400] {
+            inputs.arrived(at(t));
+        }
+        let s = camera_status("/cam", "cpu", &mut stats, &inputs, Duration::from_secs(1));
+        let get =
+            |s: &Status, k: &str| s.values.iter().find(|(key, _)| key == k).unwrap().1.clone();
+        assert_eq!(get(&s, "frames_received"), "3");
+        assert_eq!(get(&s, "frames_lost_estimate"), "2");
+        assert_eq!(get(&s, "camera_period_ms"), "100.0");
+        assert_eq!(s.level, Level::Warn);
+        assert!(s.message.contains("2 frames lost"), "{}", s.message);
+        inputs.arrived(at(500));
+        let s = camera_status("/cam", "cpu", &mut stats, &inputs, Duration::from_secs(1));
+        assert_eq!(get(&s, "frames_lost_estimate"), "2");
+        assert_eq!(s.level, Level::Ok);
     }
 
     #[test]

@@ -5,10 +5,12 @@
 mod sensor;
 mod vision;
 
-pub use sensor::{CameraInfo, CompressedImage, Header, Image, RegionOfInterest, Time};
-pub use vision::{
+pub use sensor::{CameraInfo, CompressedImage, Image, RegionOfInterest};
+// The message structs are shared with the node and the pipeline; this crate adds their
+// CDR layouts.
+pub use sightline_types::msgs::{
     BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D, Detection3DArray,
-    ObjectHypothesisWithPose, Point, Pose, Quaternion, Vector3,
+    Header, ObjectHypothesisWithPose, Point, Pose, Quaternion, Time, Vector3,
 };
 
 use crate::cdr::{CdrReader, CdrWriter};

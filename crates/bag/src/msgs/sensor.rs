@@ -1,56 +1,23 @@
 //! `builtin_interfaces`, `std_msgs` and the `sensor_msgs` camera messages.
 
-use super::Message;
+use super::{Header, Message, Time};
 use crate::cdr::{CdrReader, CdrWriter};
 use crate::error::CdrError;
 
-/// `builtin_interfaces/msg/Time`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Time {
-    pub sec: i32,
-    pub nanosec: u32,
+pub(crate) fn read_header(r: &mut CdrReader<'_>) -> Result<Header, CdrError> {
+    let sec = r.i32("header.stamp.sec")?;
+    let nanosec = r.u32("header.stamp.nanosec")?;
+    let frame_id = r.string("header.frame_id")?;
+    Ok(Header {
+        stamp: Time { sec, nanosec },
+        frame_id,
+    })
 }
 
-impl Time {
-    /// Nanoseconds since the epoch (negative seconds are kept, not clamped).
-    pub fn as_nanos(self) -> i64 {
-        i64::from(self.sec) * 1_000_000_000 + i64::from(self.nanosec)
-    }
-
-    /// Splits nanoseconds since the epoch; saturates outside the `i32` seconds range.
-    pub fn from_nanos(ns: i64) -> Time {
-        let sec = ns.div_euclid(1_000_000_000);
-        let sec = i32::try_from(sec).unwrap_or(if sec < 0 { i32::MIN } else { i32::MAX });
-        Time {
-            sec,
-            nanosec: ns.rem_euclid(1_000_000_000) as u32,
-        }
-    }
-}
-
-/// `std_msgs/msg/Header`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Header {
-    pub stamp: Time,
-    pub frame_id: String,
-}
-
-impl Header {
-    pub(crate) fn read(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
-        let sec = r.i32("header.stamp.sec")?;
-        let nanosec = r.u32("header.stamp.nanosec")?;
-        let frame_id = r.string("header.frame_id")?;
-        Ok(Header {
-            stamp: Time { sec, nanosec },
-            frame_id,
-        })
-    }
-
-    pub(crate) fn write(&self, w: &mut CdrWriter) {
-        w.i32(self.stamp.sec);
-        w.u32(self.stamp.nanosec);
-        w.string(&self.frame_id);
-    }
+pub(crate) fn write_header(w: &mut CdrWriter, header: &Header) {
+    w.i32(header.stamp.sec);
+    w.u32(header.stamp.nanosec);
+    w.string(&header.frame_id);
 }
 
 /// `sensor_msgs/msg/Image`; `data` borrows from the serialised message.
@@ -70,7 +37,7 @@ impl<'a> Message<'a> for Image<'a> {
 
     fn read(r: &mut CdrReader<'a>) -> Result<Self, CdrError> {
         Ok(Image {
-            header: Header::read(r)?,
+            header: read_header(r)?,
             height: r.u32("height")?,
             width: r.u32("width")?,
             encoding: r.string("encoding")?,
@@ -81,7 +48,7 @@ impl<'a> Message<'a> for Image<'a> {
     }
 
     fn write(&self, w: &mut CdrWriter) {
-        self.header.write(w);
+        write_header(w, &self.header);
         w.u32(self.height);
         w.u32(self.width);
         w.string(&self.encoding);
@@ -105,14 +72,14 @@ impl<'a> Message<'a> for CompressedImage<'a> {
 
     fn read(r: &mut CdrReader<'a>) -> Result<Self, CdrError> {
         Ok(CompressedImage {
-            header: Header::read(r)?,
+            header: read_header(r)?,
             format: r.string("format")?,
             data: r.bytes("data")?,
         })
     }
 
     fn write(&self, w: &mut CdrWriter) {
-        self.header.write(w);
+        write_header(w, &self.header);
         w.string(&self.format);
         w.bytes(self.data);
     }
@@ -149,7 +116,7 @@ impl Message<'_> for CameraInfo {
 
     fn read(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
         Ok(CameraInfo {
-            header: Header::read(r)?,
+            header: read_header(r)?,
             height: r.u32("height")?,
             width: r.u32("width")?,
             distortion_model: r.string("distortion_model")?,
@@ -170,7 +137,7 @@ impl Message<'_> for CameraInfo {
     }
 
     fn write(&self, w: &mut CdrWriter) {
-        self.header.write(w);
+        write_header(w, &self.header);
         w.u32(self.height);
         w.u32(self.width);
         w.string(&self.distortion_model);

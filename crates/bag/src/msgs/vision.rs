@@ -4,108 +4,13 @@
 //! (`ObjectHypothesisWithPose.hypothesis.class_id` is `class_id` here); the wire layout is
 //! exactly upstream's, field for field.
 
-use super::{Header, Message};
+use super::sensor::{read_header, write_header};
+use super::{
+    BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D, Detection3DArray,
+    Message, ObjectHypothesisWithPose, Point, Pose, Quaternion,
+};
 use crate::cdr::{CdrReader, CdrWriter};
 use crate::error::CdrError;
-
-/// `geometry_msgs/msg/Point`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Point {
-    pub x: f64,
-    pub y: f64,
-    pub z: f64,
-}
-
-/// `geometry_msgs/msg/Vector3`.
-pub type Vector3 = Point;
-
-/// `geometry_msgs/msg/Quaternion`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Quaternion {
-    pub x: f64,
-    pub y: f64,
-    pub z: f64,
-    pub w: f64,
-}
-
-impl Default for Quaternion {
-    /// The identity rotation (upstream's default, `w = 1`).
-    fn default() -> Self {
-        Quaternion {
-            x: 0.0,
-            y: 0.0,
-            z: 0.0,
-            w: 1.0,
-        }
-    }
-}
-
-/// `geometry_msgs/msg/Pose`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Pose {
-    pub position: Point,
-    pub orientation: Quaternion,
-}
-
-/// `vision_msgs/msg/ObjectHypothesisWithPose` = `ObjectHypothesis{class_id, score}` +
-/// `geometry_msgs/PoseWithCovariance{pose, covariance}`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ObjectHypothesisWithPose {
-    pub class_id: String,
-    pub score: f64,
-    pub pose: Pose,
-    pub covariance: [f64; 36],
-}
-
-/// `vision_msgs/msg/BoundingBox2D` = `Pose2D center{Point2D position{x, y}, theta}`,
-/// `size_x`, `size_y`, all in pixels.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BoundingBox2D {
-    pub center_x: f64,
-    pub center_y: f64,
-    pub theta: f64,
-    pub size_x: f64,
-    pub size_y: f64,
-}
-
-/// `vision_msgs/msg/BoundingBox3D`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct BoundingBox3D {
-    pub center: Pose,
-    pub size: Vector3,
-}
-
-/// `vision_msgs/msg/Detection2D`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Detection2D {
-    pub header: Header,
-    pub results: Vec<ObjectHypothesisWithPose>,
-    pub bbox: BoundingBox2D,
-    pub id: String,
-}
-
-/// `vision_msgs/msg/Detection2DArray`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Detection2DArray {
-    pub header: Header,
-    pub detections: Vec<Detection2D>,
-}
-
-/// `vision_msgs/msg/Detection3D`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Detection3D {
-    pub header: Header,
-    pub results: Vec<ObjectHypothesisWithPose>,
-    pub bbox: BoundingBox3D,
-    pub id: String,
-}
-
-/// `vision_msgs/msg/Detection3DArray`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Detection3DArray {
-    pub header: Header,
-    pub detections: Vec<Detection3D>,
-}
 
 fn read_point(r: &mut CdrReader<'_>, field: &'static str) -> Result<Point, CdrError> {
     Ok(Point {
@@ -163,12 +68,12 @@ impl Message<'_> for Detection2DArray {
     const TYPE_NAME: &'static str = "vision_msgs/msg/Detection2DArray";
 
     fn read(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
-        let header = Header::read(r)?;
+        let header = read_header(r)?;
         // Smallest Detection2D: header 12 + results len 4 + bbox 40 + id 4 bytes.
         let n = r.length("detections", 60)?;
         let detections = (0..n)
             .map(|_| {
-                let header = Header::read(r)?;
+                let header = read_header(r)?;
                 let results = read_results(r)?;
                 let [center_x, center_y, theta, size_x, size_y] = r.f64_array("bbox")?;
                 let bbox = BoundingBox2D {
@@ -190,10 +95,10 @@ impl Message<'_> for Detection2DArray {
     }
 
     fn write(&self, w: &mut CdrWriter) {
-        self.header.write(w);
+        write_header(w, &self.header);
         w.length(self.detections.len());
         for d in &self.detections {
-            d.header.write(w);
+            write_header(w, &d.header);
             write_results(w, &d.results);
             let b = d.bbox;
             w.f64_array(&[b.center_x, b.center_y, b.theta, b.size_x, b.size_y]);
@@ -206,12 +111,12 @@ impl Message<'_> for Detection3DArray {
     const TYPE_NAME: &'static str = "vision_msgs/msg/Detection3DArray";
 
     fn read(r: &mut CdrReader<'_>) -> Result<Self, CdrError> {
-        let header = Header::read(r)?;
+        let header = read_header(r)?;
         // Smallest Detection3D: header 12 + results len 4 + bbox 80 + id 4 bytes.
         let n = r.length("detections", 100)?;
         let detections = (0..n)
             .map(|_| {
-                let header = Header::read(r)?;
+                let header = read_header(r)?;
                 let results = read_results(r)?;
                 let center = read_pose(r)?;
                 let size = read_point(r, "bbox.size")?;
@@ -228,10 +133,10 @@ impl Message<'_> for Detection3DArray {
     }
 
     fn write(&self, w: &mut CdrWriter) {
-        self.header.write(w);
+        write_header(w, &self.header);
         w.length(self.detections.len());
         for d in &self.detections {
-            d.header.write(w);
+            write_header(w, &d.header);
             write_results(w, &d.results);
             write_pose(w, &d.bbox.center);
             write_point(w, &d.bbox.size);
@@ -243,7 +148,7 @@ impl Message<'_> for Detection3DArray {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::msgs::{from_cdr, to_cdr, Time};
+    use crate::msgs::{from_cdr, to_cdr, Header, Time};
 
     fn hypothesis(class_id: &str, score: f64) -> ObjectHypothesisWithPose {
         let mut covariance = [0.0; 36];

@@ -1,14 +1,35 @@
-//! 2-D convolution, NCHW, any stride/padding/groups, with an optional fused SiLU.
+//! 2-D convolution, NCHW, any stride/padding/groups, with a fused epilogue: bias, an
+//! activation (SiLU or sigmoid) and an optional residual add. Inputs, outputs and
+//! residuals are [`TensorView`]s, so a convolution can read from or write straight into
+//! a slice of a Concat's output.
 //!
-//! Each thread computes `px` horizontally adjacent output pixels × `cob` output
-//! channels, so every loaded input value feeds `cob` multiply-adds and every loaded
-//! weight feeds `px`. On lavapipe (and on GPUs) speed is governed by loads, and this
-//! register blocking is what makes the difference (see docs/performance.md).
+//! Built for a load-bound machine (lavapipe executes a workgroup's lanes as SIMD, and a
+//! storage-buffer load whose address differs per lane costs a loop over the lanes):
+//! - the output-channel block and the batch come from the workgroup position, so every
+//!   weight and bias address is the same for all lanes and llvmpipe loads it once;
+//! - no early return and no branch around a load (out-of-range lanes clamp their
+//!   position and only skip the store; padding is a select), because llvmpipe takes
+//!   the one-load path only outside control flow;
+//! - each thread keeps several pixels × output channels in registers, so one gathered
+//!   input value feeds many multiply-adds.
+//!
+//! The same properties (uniform weight reads, no divergence, register tiles) are what a
+//! real GPU wants too. `docs/performance.md` records the measurements behind the blocks.
 
-use super::{cube_count, linear_index, CUBE_SIZE};
+use super::CUBE_SIZE;
 use crate::kernels::elementwise::sigmoid;
 use cubecl::prelude::*;
 use cubecl::server::Handle;
+
+/// Activation applied after bias (and before the residual add, as in YOLOX's
+/// `x + SiLU(conv(x))`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Activation {
+    #[default]
+    None,
+    Silu,
+    Sigmoid,
+}
 
 /// Shape and hyper-parameters of one convolution; validated by the planner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,7 +44,79 @@ pub struct ConvParams {
     pub pad_top: usize,
     pub pad_left: usize,
     pub groups: usize,
-    pub silu: bool,
+    pub activation: Activation,
+    /// Adds a tensor of the output's shape after the activation.
+    pub residual: bool,
+}
+
+/// Where a `[N, C, H, W]` tensor lives in its buffer: element `(n, c, y, x)` is at
+/// `offset + n·batch_stride + c·channel_stride + y·W + x` (each channel's plane is
+/// contiguous). A Concat's inputs are views into its output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TensorView {
+    pub offset: usize,
+    pub channel_stride: usize,
+    pub batch_stride: usize,
+}
+
+impl TensorView {
+    pub fn contiguous(channels: usize, plane: usize) -> TensorView {
+        TensorView {
+            offset: 0,
+            channel_stride: plane,
+            batch_stride: channels * plane,
+        }
+    }
+
+    /// One past the last element index of a `[batch, channels, plane]` tensor.
+    pub fn end(&self, batch: usize, channels: usize, plane: usize) -> usize {
+        self.offset + (batch - 1) * self.batch_stride + (channels - 1) * self.channel_stride + plane
+    }
+
+    fn aligned_to(&self, n: usize) -> bool {
+        self.offset.is_multiple_of(n)
+            && self.channel_stride.is_multiple_of(n)
+            && self.batch_stride.is_multiple_of(n)
+    }
+
+    /// The same view counted in vectors of `n` elements.
+    fn in_vectors(&self, n: usize) -> TensorView {
+        TensorView {
+            offset: self.offset / n,
+            channel_stride: self.channel_stride / n,
+            batch_stride: self.batch_stride / n,
+        }
+    }
+}
+
+/// The views of one launch: input, output and (when `residual`) the residual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConvViews {
+    pub input: TensorView,
+    pub output: TensorView,
+    pub residual: TensorView,
+}
+
+impl ConvViews {
+    pub fn contiguous(p: &ConvParams) -> ConvViews {
+        let (oh, ow) = p.out_size();
+        let out = TensorView::contiguous(p.out_channels, oh * ow);
+        ConvViews {
+            input: TensorView::contiguous(p.in_channels, p.in_height * p.in_width),
+            output: out,
+            residual: out,
+        }
+    }
+}
+
+/// The device buffers of one launch.
+pub struct ConvBuffers<'a> {
+    pub input: &'a Handle,
+    /// From [`prepare_weight`].
+    pub weight: &'a Handle,
+    pub bias: &'a Handle,
+    pub residual: Option<&'a Handle>,
+    pub output: &'a Handle,
 }
 
 impl ConvParams {
@@ -40,6 +133,10 @@ impl ConvParams {
     pub fn output_len(&self) -> usize {
         let (oh, ow) = self.out_size();
         self.batch * self.out_channels * oh * ow
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.batch * self.in_channels * self.in_height * self.in_width
     }
 
     pub fn weight_len(&self) -> usize {
@@ -62,40 +159,19 @@ impl ConvParams {
             && self.groups == 1
     }
 
-    /// Output channels per thread: the largest power of two up to `max` that divides
+    /// Output channels per workgroup: the largest power of two up to `max` that divides
     /// the channels of one group.
     fn channel_block(&self, max: usize) -> usize {
         let per_group = self.out_channels / self.groups;
-        [16, 8, 4, 2, 1]
+        [64, 32, 16, 8, 4, 2, 1]
             .into_iter()
             .find(|&b| b <= max && per_group.is_multiple_of(b))
             .unwrap_or(1)
     }
-
-    /// Pixels per thread along x: wide for depthwise convolutions, whose single output
-    /// channel per group leaves only pixels to reuse loads across.
-    fn pixel_block(&self) -> usize {
-        if self.channel_block(16) == 1 {
-            8
-        } else {
-            4
-        }
-    }
-
-    /// Pixels per vector in the pointwise kernel: 4 when every channel plane starts on
-    /// a 4-float boundary.
-    fn pointwise_vector(&self) -> usize {
-        if (self.in_height * self.in_width).is_multiple_of(4) {
-            4
-        } else {
-            1
-        }
-    }
 }
 
 /// Reorders ONNX's `[out, in/groups, k, k]` weights into the layout [`launch`] reads:
-/// `[in, out]` for pointwise convolutions (a thread's output channels adjacent), ONNX's
-/// own otherwise.
+/// `[in, out]` for pointwise convolutions, ONNX's own otherwise.
 pub fn prepare_weight(p: &ConvParams, onnx_weight: &[f32]) -> Vec<f32> {
     if !p.is_pointwise() {
         return onnx_weight.to_vec();
@@ -110,35 +186,102 @@ pub fn prepare_weight(p: &ConvParams, onnx_weight: &[f32]) -> Vec<f32> {
     out
 }
 
+/// How a launch is split: which block each thread computes and how the grid covers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Grid {
+    /// Output channels per workgroup (`CUBE_POS_Y` picks the block).
+    cob: usize,
+    /// Pixel blocks (threads) per output-channel block and image.
+    blocks: usize,
+    /// Workgroups along x per image: `CUBE_POS_Z` is `image · x_chunks + chunk` when
+    /// one image needs more than 65 535 workgroups along x.
+    cubes_x: usize,
+    x_chunks: usize,
+}
+
+const MAX_CUBES_X: usize = 32_768;
+
+impl Grid {
+    fn new(cob: usize, blocks: usize) -> Grid {
+        let cubes = blocks.div_ceil(CUBE_SIZE as usize).max(1);
+        let x_chunks = cubes.div_ceil(MAX_CUBES_X);
+        Grid {
+            cob,
+            blocks,
+            cubes_x: cubes.min(MAX_CUBES_X),
+            x_chunks,
+        }
+    }
+
+    fn count(&self, p: &ConvParams) -> CubeCount {
+        CubeCount::Static(
+            self.cubes_x as u32,
+            (p.out_channels / self.cob) as u32,
+            (p.batch * self.x_chunks) as u32,
+        )
+    }
+}
+
+/// This thread's pixel block (clamped to the last one, so that its loads stay in
+/// bounds), whether it is a real one, and its image.
+#[cube]
+fn block_position(#[comptime] grid: Grid) -> (usize, bool, usize) {
+    let chunk = CUBE_POS_Z as usize % comptime!(grid.x_chunks);
+    let n = CUBE_POS_Z as usize / comptime!(grid.x_chunks);
+    let block = (chunk * comptime!(MAX_CUBES_X) + CUBE_POS_X as usize) * CUBE_DIM_X as usize
+        + UNIT_POS_X as usize;
+    let valid = block < comptime!(grid.blocks);
+    (min(block, comptime!(grid.blocks - 1)), valid, n)
+}
+
+#[cube]
+fn activate<F: Float, N: Size>(v: Vector<F, N>, #[comptime] act: Activation) -> Vector<F, N> {
+    let one = Vector::new(F::new(1.0));
+    let mut out = v;
+    if comptime!(act == Activation::Silu) {
+        out = v * (one / (one + Vector::exp(-v)));
+    }
+    if comptime!(act == Activation::Sigmoid) {
+        out = one / (one + Vector::exp(-v));
+    }
+    out
+}
+
+#[cube]
+fn activate_scalar<F: Float>(v: F, #[comptime] act: Activation) -> F {
+    let mut out = v;
+    if comptime!(act == Activation::Silu) {
+        out = v * sigmoid::<F>(v);
+    }
+    if comptime!(act == Activation::Sigmoid) {
+        out = sigmoid::<F>(v);
+    }
+    out
+}
+
 /// Pointwise convolution as `out[co][p] = bias[co] + Σ_ci w[ci][co]·in[ci][p]` over the
 /// flattened pixels `p`, `N` pixels per vector: each thread keeps `cob` channels × `pv`
-/// vectors in registers, so one input vector feeds `cob` multiply-adds and one weight
-/// `pv·N`. Shapes are comptime so that llvmpipe's index arithmetic folds to constants.
+/// vectors in registers, so one gathered input vector feeds `cob` multiply-adds.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn pointwise_kernel<F: Float, N: Size>(
     input: &[Vector<F, N>],
     weight: &[F],
     bias: &[F],
+    residual: &[Vector<F, N>],
     output: &mut [Vector<F, N>],
-    #[comptime] cin: usize,
-    #[comptime] cout: usize,
+    #[comptime] p: ConvParams,
+    #[comptime] views: ConvViews,
     #[comptime] plane: usize,
-    #[comptime] cob: usize,
     #[comptime] pv: usize,
-    #[comptime] threads: usize,
-    #[comptime] silu: bool,
+    #[comptime] grid: Grid,
 ) {
-    let thread = linear_index();
-    if thread >= threads {
-        terminate!();
-    }
-    let p_blocks = comptime!(plane.div_ceil(pv));
-    let p0 = (thread % p_blocks) * pv;
-    let rest = thread / p_blocks;
-    let c_blocks = comptime!(cout / cob);
-    let co0 = (rest % c_blocks) * cob;
-    let n = rest / c_blocks;
+    let (block, valid, n) = block_position(grid);
+    let cob = comptime!(grid.cob);
+    let cin = comptime!(p.in_channels);
+    let cout = comptime!(p.out_channels);
+    let co0 = CUBE_POS_Y as usize * cob;
+    let p0 = block * pv;
 
     let mut acc = Array::<Vector<F, N>>::new(comptime!(cob * pv));
     #[unroll]
@@ -150,20 +293,13 @@ fn pointwise_kernel<F: Float, N: Size>(
         }
     }
     let mut vals = Array::<Vector<F, N>>::new(pv);
-    let in_base = n * comptime!(cin * plane) + p0;
+    let iv = comptime!(views.input);
+    let in_base = comptime!(iv.offset) + n * comptime!(iv.batch_stride);
     for ci in 0..cin {
-        let row = in_base + ci * plane;
+        let row = in_base + ci * comptime!(iv.channel_stride);
         #[unroll]
         for q in 0..pv {
-            if comptime!(plane.is_multiple_of(pv)) {
-                vals[q] = input[row + q];
-            } else {
-                let mut v = Vector::new(F::new(0.0));
-                if p0 + q < plane {
-                    v = input[row + q];
-                }
-                vals[q] = v;
-            }
+            vals[q] = input[row + min(p0 + q, comptime!(plane - 1))];
         }
         let w_row = ci * cout + co0;
         #[unroll]
@@ -176,43 +312,48 @@ fn pointwise_kernel<F: Float, N: Size>(
         }
     }
 
-    let one = Vector::new(F::new(1.0));
+    let ov = comptime!(views.output);
+    let rv = comptime!(views.residual);
     #[unroll]
     for c in 0..cob {
-        let base = (n * cout + co0 + c) * plane + p0;
+        let co = co0 + c;
         #[unroll]
         for q in 0..pv {
-            if p0 + q < plane {
-                let mut v = acc[c * pv + q];
-                if comptime!(silu) {
-                    v = v * (one / (one + Vector::exp(-v)));
-                }
-                output[base + q] = v;
+            let px = min(p0 + q, comptime!(plane - 1));
+            let mut v = activate::<F, N>(acc[c * pv + q], comptime!(p.activation));
+            if comptime!(p.residual) {
+                v += residual[comptime!(rv.offset)
+                    + n * comptime!(rv.batch_stride)
+                    + co * comptime!(rv.channel_stride)
+                    + px];
+            }
+            if valid && p0 + q < plane {
+                output[comptime!(ov.offset)
+                    + n * comptime!(ov.batch_stride)
+                    + co * comptime!(ov.channel_stride)
+                    + px] = v;
             }
         }
     }
 }
 
-/// Any other convolution, NCHW, each thread `px` horizontally adjacent output pixels ×
-/// `cob` output channels. Shapes are comptime (see [`pointwise_kernel`]).
+/// Any other convolution: each thread computes `px` horizontally adjacent output pixels
+/// of one row × `cob` output channels (one group's, picked by the workgroup).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn conv2d_kernel<F: Float>(
     input: &[F],
     weight: &[F],
     bias: &[F],
+    residual: &[F],
     output: &mut [F],
     #[comptime] p: ConvParams,
-    #[comptime] out_height: usize,
-    #[comptime] out_width: usize,
-    #[comptime] cob: usize,
+    #[comptime] views: ConvViews,
     #[comptime] px: usize,
-    #[comptime] threads: usize,
+    #[comptime] grid: Grid,
 ) {
-    let thread = linear_index();
-    if thread >= threads {
-        terminate!();
-    }
+    let (block, valid, n) = block_position(grid);
+    let out_width = comptime!(p.out_size().1);
     let kernel = comptime!(p.kernel);
     let stride = comptime!(p.stride);
     let h = comptime!(p.in_height);
@@ -221,17 +362,15 @@ fn conv2d_kernel<F: Float>(
     let pad_left = comptime!(p.pad_left);
     let cin_g = comptime!(p.in_channels / p.groups);
     let cout_g = comptime!(p.out_channels / p.groups);
-    let out_channels = comptime!(p.out_channels);
     let kk = comptime!(p.kernel * p.kernel);
+    let cob = comptime!(grid.cob);
+    // Input values one row of the thread's outputs reads per kernel row.
+    let span = comptime!((px - 1) * p.stride + p.kernel);
 
     let x_blocks = comptime!(out_width.div_ceil(px));
-    let x0 = (thread % x_blocks) * px;
-    let rest = thread / x_blocks;
-    let oy = rest % out_height;
-    let rest = rest / out_height;
-    let c_blocks = comptime!(out_channels / cob);
-    let co0 = (rest % c_blocks) * cob;
-    let n = rest / c_blocks;
+    let x0 = (block % x_blocks) * px;
+    let oy = block / x_blocks;
+    let co0 = CUBE_POS_Y as usize * cob;
     let group = co0 / cout_g;
 
     let mut acc = Array::<F>::new(comptime!(cob * px));
@@ -243,61 +382,147 @@ fn conv2d_kernel<F: Float>(
             acc[c * px + q] = b;
         }
     }
-    let mut vals = Array::<F>::new(px);
-
-    let plane_base = (n * comptime!(p.in_channels) + group * cin_g) * comptime!(h * w);
+    let mut vals = Array::<F>::new(span);
+    let iv = comptime!(views.input);
+    let plane_base = comptime!(iv.offset)
+        + n * comptime!(iv.batch_stride)
+        + group * comptime!(cin_g * iv.channel_stride);
     for ci in 0..cin_g {
-        let in_plane = plane_base + ci * comptime!(h * w);
+        let in_plane = plane_base + ci * comptime!(iv.channel_stride);
         #[unroll]
         for ky in 0..kernel {
             let yy = oy * stride + ky;
-            if yy >= pad_top && yy < comptime!(h + pad_top) {
-                let row = in_plane + (yy - pad_top) * w;
+            let y_ok = yy >= pad_top && yy < comptime!(h + pad_top);
+            let row = in_plane + (select(y_ok, yy, pad_top) - pad_top) * w;
+            #[unroll]
+            for j in 0..span {
+                let xx = x0 * stride + j;
+                let ok = y_ok && xx >= pad_left && xx < comptime!(w + pad_left);
+                let v = input[row + (select(ok, xx, pad_left) - pad_left)];
+                vals[j] = select(ok, v, F::new(0.0));
+            }
+            #[unroll]
+            for kx in 0..kernel {
+                let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
                 #[unroll]
-                for kx in 0..kernel {
+                for c in 0..cob {
+                    let wv = weight[w_base + c * comptime!(cin_g * kk)];
                     #[unroll]
                     for q in 0..px {
-                        let xx = (x0 + q) * stride + kx;
-                        let mut v = F::new(0.0);
-                        if xx >= pad_left && xx < comptime!(w + pad_left) {
-                            v = input[row + xx - pad_left];
-                        }
-                        vals[q] = v;
-                    }
-                    let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
-                    #[unroll]
-                    for c in 0..cob {
-                        let wv = weight[w_base + c * comptime!(cin_g * kk)];
-                        #[unroll]
-                        for q in 0..px {
-                            acc[c * px + q] += vals[q] * wv;
-                        }
+                        acc[c * px + q] += vals[q * stride + kx] * wv;
                     }
                 }
             }
         }
     }
 
-    let plane = comptime!(out_height * out_width);
+    let ov = comptime!(views.output);
+    let rv = comptime!(views.residual);
+    let y_off = oy * out_width;
     #[unroll]
     for c in 0..cob {
-        let base = (n * out_channels + co0 + c) * plane + oy * out_width;
+        let co = co0 + c;
         #[unroll]
         for q in 0..px {
-            if x0 + q < out_width {
-                let mut v = acc[c * px + q];
-                if comptime!(p.silu) {
-                    v = v * sigmoid::<F>(v);
-                }
-                output[base + x0 + q] = v;
+            let x = min(x0 + q, comptime!(out_width - 1));
+            let mut v = activate_scalar::<F>(acc[c * px + q], comptime!(p.activation));
+            if comptime!(p.residual) {
+                v += residual[comptime!(rv.offset)
+                    + n * comptime!(rv.batch_stride)
+                    + co * comptime!(rv.channel_stride)
+                    + y_off
+                    + x];
+            }
+            if valid && x0 + q < out_width {
+                output[comptime!(ov.offset)
+                    + n * comptime!(ov.batch_stride)
+                    + co * comptime!(ov.channel_stride)
+                    + y_off
+                    + x] = v;
             }
         }
     }
 }
 
-/// Launches one convolution. `weight` comes from [`prepare_weight`], `bias` has
-/// `out_channels` values; `output` must hold [`ConvParams::output_len`] values.
-pub fn launch(
+/// Pointwise block: `cob` output channels × `PIXELS` pixels per thread. Larger blocks
+/// (32 × 8, 16 × 8 with 16 × 4 below) were no faster on lavapipe and took minutes of
+/// shader compilation at start-up, past Mesa's cache (docs/performance.md).
+const POINTWISE_CHANNELS: usize = 8;
+const POINTWISE_PIXELS: usize = 8;
+/// Other convolutions: up to 8 output channels × 4 pixels of a row per thread.
+const CONV_CHANNELS: usize = 8;
+const CONV_PIXELS: usize = 4;
+
+/// Launches one convolution. The planner has checked that every view stays inside its
+/// buffer (`len_of` each handle's elements), which is what makes the unchecked launch
+/// sound.
+pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &ConvBuffers) {
+    let (oh, ow) = p.out_size();
+    let plane = oh * ow;
+    let len = |h: &Handle| h.size() as usize / 4;
+    let residual = buffers.residual.unwrap_or(buffers.bias);
+    if p.is_pointwise() {
+        let all = [views.input, views.output, views.residual];
+        let vector = if plane.is_multiple_of(4) && all.iter().all(|v| v.aligned_to(4)) {
+            4
+        } else {
+            1
+        };
+        let cob = p.channel_block(POINTWISE_CHANNELS);
+        let pv = POINTWISE_PIXELS / vector;
+        let planev = plane / vector;
+        let grid = Grid::new(cob, planev.div_ceil(pv));
+        let vviews = ConvViews {
+            input: views.input.in_vectors(vector),
+            output: views.output.in_vectors(vector),
+            residual: views.residual.in_vectors(vector),
+        };
+        // SAFETY: the planner checked every view against its buffer; loads use clamped
+        // positions inside the views, stores are masked to real pixels.
+        unsafe {
+            pointwise_kernel::launch_unchecked::<f32>(
+                client,
+                grid.count(p),
+                CubeDim::new_1d(CUBE_SIZE),
+                vector,
+                BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input) / vector),
+                BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len()),
+                BufferArg::from_raw_parts(buffers.bias.clone(), p.out_channels),
+                BufferArg::from_raw_parts(residual.clone(), len(residual) / vector),
+                BufferArg::from_raw_parts(buffers.output.clone(), len(buffers.output) / vector),
+                *p,
+                vviews,
+                planev,
+                pv,
+                grid,
+            )
+        }
+        return;
+    }
+    let cob = p.channel_block(CONV_CHANNELS);
+    let px = CONV_PIXELS.min(ow);
+    let grid = Grid::new(cob, oh * ow.div_ceil(px));
+    // SAFETY: as above; padding positions are selected away, never loaded.
+    unsafe {
+        conv2d_kernel::launch_unchecked::<f32>(
+            client,
+            grid.count(p),
+            CubeDim::new_1d(CUBE_SIZE),
+            BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input)),
+            BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len()),
+            BufferArg::from_raw_parts(buffers.bias.clone(), p.out_channels),
+            BufferArg::from_raw_parts(residual.clone(), len(residual)),
+            BufferArg::from_raw_parts(buffers.output.clone(), len(buffers.output)),
+            *p,
+            *views,
+            px,
+            grid,
+        )
+    }
+}
+
+/// [`launch`] with contiguous tensors, each in its own buffer.
+pub fn launch_contiguous(
     client: &Client,
     p: &ConvParams,
     input: &Handle,
@@ -305,66 +530,26 @@ pub fn launch(
     bias: &Handle,
     output: &Handle,
 ) {
-    let input_len = p.batch * p.in_channels * p.in_height * p.in_width;
-    if p.is_pointwise() {
-        let vector = p.pointwise_vector();
-        let plane = p.in_height * p.in_width / vector;
-        // 8 channels × 16 pixels per thread; a sweep on a loaded machine did not settle
-        // the best block (docs/performance.md).
-        let cob = p.channel_block(8);
-        let pv = 16 / vector;
-        let threads = p.batch * (p.out_channels / cob) * plane.div_ceil(pv);
-        // SAFETY: the planner checked the shapes; every index is below the lengths
-        // passed here (vector counts: plane sizes are multiples of `vector`).
-        unsafe {
-            pointwise_kernel::launch_unchecked::<f32>(
-                client,
-                cube_count(threads),
-                CubeDim::new_1d(CUBE_SIZE),
-                vector,
-                BufferArg::from_raw_parts(input.clone(), input_len / vector),
-                BufferArg::from_raw_parts(weight.clone(), p.weight_len()),
-                BufferArg::from_raw_parts(bias.clone(), p.out_channels),
-                BufferArg::from_raw_parts(output.clone(), p.output_len() / vector),
-                p.in_channels,
-                p.out_channels,
-                plane,
-                cob,
-                pv,
-                threads,
-                p.silu,
-            )
-        }
-        return;
-    }
-    let (oh, ow) = p.out_size();
-    let cob = p.channel_block(16);
-    let px = p.pixel_block();
-    let threads = p.batch * (p.out_channels / cob) * oh * ow.div_ceil(px);
-    // SAFETY: the planner checked the shapes (channels divisible by groups, padding
-    // symmetric, output non-empty), so every index the kernel forms is inside the
-    // buffers, whose lengths are passed here exactly.
-    unsafe {
-        conv2d_kernel::launch_unchecked::<f32>(
-            client,
-            cube_count(threads),
-            CubeDim::new_1d(CUBE_SIZE),
-            BufferArg::from_raw_parts(input.clone(), input_len),
-            BufferArg::from_raw_parts(weight.clone(), p.weight_len()),
-            BufferArg::from_raw_parts(bias.clone(), p.out_channels),
-            BufferArg::from_raw_parts(output.clone(), p.output_len()),
-            *p,
-            oh,
-            ow,
-            cob,
-            px,
-            threads,
-        )
-    }
+    let buffers = ConvBuffers {
+        input,
+        weight,
+        bias,
+        residual: None,
+        output,
+    };
+    launch(client, p, &ConvViews::contiguous(p), &buffers)
 }
 
-/// Plain-Rust reference used by the tests and by `sightline bench` as a sanity check.
-pub fn reference(p: &ConvParams, input: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
+#[allow(clippy::needless_range_loop)]
+/// Plain-Rust reference used by the tests and by `sightline bench` as a sanity check
+/// (contiguous tensors; `residual` has the output's shape when `p.residual`).
+pub fn reference(
+    p: &ConvParams,
+    input: &[f32],
+    weight: &[f32],
+    bias: &[f32],
+    residual: &[f32],
+) -> Vec<f32> {
     let (oh, ow) = p.out_size();
     let cin_g = p.in_channels / p.groups;
     let cout_g = p.out_channels / p.groups;
@@ -397,10 +582,16 @@ pub fn reference(p: &ConvParams, input: &[f32], weight: &[f32], bias: &[f32]) ->
                         }
                     }
                     let mut v = acc as f32;
-                    if p.silu {
-                        v *= 1.0 / (1.0 + (-v).exp());
+                    v = match p.activation {
+                        Activation::None => v,
+                        Activation::Silu => v / (1.0 + (-v).exp()),
+                        Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+                    };
+                    let o = ((n * p.out_channels + co) * oh + oy) * ow + ox;
+                    if p.residual {
+                        v += residual[o];
                     }
-                    out[((n * p.out_channels + co) * oh + oy) * ow + ox] = v;
+                    out[o] = v;
                 }
             }
         }
@@ -409,107 +600,5 @@ pub fn reference(p: &ConvParams, input: &[f32], weight: &[f32], bias: &[f32]) ->
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::kernels::testing::{assert_close, random_vec, TestBed};
-
-    fn check(bed: &TestBed, p: ConvParams) {
-        let input = random_vec(p.batch * p.in_channels * p.in_height * p.in_width, 1.0);
-        let weight = random_vec(p.weight_len(), 0.5);
-        let bias = random_vec(p.out_channels, 0.5);
-        let out = bed.poisoned(p.output_len());
-        launch(
-            &bed.client,
-            &p,
-            &bed.upload(&input),
-            &bed.upload(&prepare_weight(&p, &weight)),
-            &bed.upload(&bias),
-            &out,
-        );
-        assert_close(
-            &bed.download(&out),
-            &reference(&p, &input, &weight, &bias),
-            &format!("{p:?}"),
-        );
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn params(
-        cin: usize,
-        h: usize,
-        w: usize,
-        cout: usize,
-        kernel: usize,
-        stride: usize,
-        pad: usize,
-        groups: usize,
-    ) -> ConvParams {
-        ConvParams {
-            batch: 1,
-            in_channels: cin,
-            in_height: h,
-            in_width: w,
-            out_channels: cout,
-            kernel,
-            stride,
-            pad_top: pad,
-            pad_left: pad,
-            groups,
-            silu: false,
-        }
-    }
-
-    #[test]
-    fn pointwise_odd_sizes() {
-        let bed = TestBed::new();
-        check(&bed, params(3, 7, 9, 5, 1, 1, 0, 1));
-        check(&bed, params(16, 13, 13, 24, 1, 1, 0, 1));
-        // planes of 4k pixels take the vectorized path, with and without a partial block
-        check(&bed, params(12, 8, 10, 20, 1, 1, 0, 1));
-        check(
-            &bed,
-            ConvParams {
-                silu: true,
-                batch: 2,
-                ..params(7, 6, 6, 12, 1, 1, 0, 1)
-            },
-        );
-        check(
-            &bed,
-            ConvParams {
-                silu: true,
-                batch: 2,
-                ..params(8, 5, 11, 8, 1, 1, 0, 1)
-            },
-        );
-    }
-
-    #[test]
-    fn dense_3x3_stride_and_padding() {
-        let bed = TestBed::new();
-        check(&bed, params(12, 17, 15, 16, 3, 1, 1, 1));
-        check(&bed, params(4, 16, 19, 6, 3, 2, 1, 1));
-        check(&bed, params(3, 9, 10, 7, 3, 1, 0, 1));
-        check(
-            &bed,
-            ConvParams {
-                silu: true,
-                ..params(5, 11, 6, 4, 5, 2, 2, 1)
-            },
-        );
-    }
-
-    #[test]
-    fn grouped_and_depthwise() {
-        let bed = TestBed::new();
-        check(&bed, params(16, 13, 14, 16, 3, 1, 1, 16));
-        check(
-            &bed,
-            ConvParams {
-                silu: true,
-                ..params(24, 15, 9, 24, 3, 2, 1, 24)
-            },
-        );
-        check(&bed, params(12, 8, 7, 18, 3, 1, 1, 3));
-    }
-}
+#[path = "conv_tests.rs"]
+mod tests;

@@ -1,13 +1,13 @@
 //! Max pooling, NCHW, square window, symmetric padding (padding never wins the max).
 
-use super::{cube_count, linear_index, CUBE_SIZE};
+use super::{conv::TensorView, cube_count, linear_index, CUBE_SIZE};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MaxPoolParams {
-    /// batch × channels: pooling treats every plane alike.
-    pub planes: usize,
+    pub batch: usize,
+    pub channels: usize,
     pub in_height: usize,
     pub in_width: usize,
     pub kernel: usize,
@@ -23,72 +23,81 @@ impl MaxPoolParams {
 
     pub fn output_len(&self) -> usize {
         let (oh, ow) = self.out_size();
-        self.planes * oh * ow
+        self.batch * self.channels * oh * ow
     }
 }
 
+/// One thread per output element; the window is read branch-free (positions outside
+/// the image are clamped and selected away), which keeps llvmpipe's loads simple.
 #[cube(launch_unchecked)]
-#[allow(clippy::too_many_arguments)]
 fn max_pool_kernel<F: Float>(
     input: &[F],
     output: &mut [F],
-    in_height: u32,
-    in_width: u32,
-    out_height: u32,
-    out_width: u32,
-    pad: u32,
-    len: u32,
-    #[comptime] kernel: usize,
-    #[comptime] stride: usize,
+    #[comptime] p: MaxPoolParams,
+    #[comptime] src: TensorView,
+    #[comptime] dst: TensorView,
 ) {
     let i = linear_index();
-    if i >= len as usize {
-        terminate!();
-    }
-    let ox = i % out_width as usize;
-    let oy = (i / out_width as usize) % out_height as usize;
-    let plane = i / (out_width as usize * out_height as usize);
-    let h = in_height as usize;
-    let w = in_width as usize;
-    let base = plane * h * w;
+    let len = comptime!(p.output_len());
+    let valid = i < len;
+    let i = min(i, comptime!(len - 1));
+    let (out_height, out_width) = comptime!(p.out_size());
+    let h = comptime!(p.in_height);
+    let w = comptime!(p.in_width);
+    let pad = comptime!(p.pad);
+    let ox = i % out_width;
+    let oy = (i / out_width) % out_height;
+    let plane = i / comptime!(out_width * out_height);
+    let c = plane % comptime!(p.channels);
+    let n = plane / comptime!(p.channels);
+    let base =
+        comptime!(src.offset) + n * comptime!(src.batch_stride) + c * comptime!(src.channel_stride);
     let mut best = F::min_value();
     #[unroll]
-    for ky in 0..kernel {
-        let yy = oy * stride + ky;
-        if yy >= pad as usize && yy - (pad as usize) < h {
-            let row = base + (yy - pad as usize) * w;
-            #[unroll]
-            for kx in 0..kernel {
-                let xx = ox * stride + kx;
-                if xx >= pad as usize && xx - (pad as usize) < w {
-                    best = F::max(best, input[row + xx - pad as usize]);
-                }
-            }
+    for ky in 0..comptime!(p.kernel) {
+        let yy = oy * comptime!(p.stride) + ky;
+        let y_ok = yy >= pad && yy < comptime!(h + pad);
+        let row = base + (select(y_ok, yy, pad) - pad) * w;
+        #[unroll]
+        for kx in 0..comptime!(p.kernel) {
+            let xx = ox * comptime!(p.stride) + kx;
+            let ok = y_ok && xx >= pad && xx < comptime!(w + pad);
+            let v = input[row + (select(ok, xx, pad) - pad)];
+            best = select(ok, F::max(best, v), best);
         }
     }
-    output[i] = best;
+    if valid {
+        output[comptime!(dst.offset)
+            + n * comptime!(dst.batch_stride)
+            + c * comptime!(dst.channel_stride)
+            + oy * out_width
+            + ox] = best;
+    }
 }
 
-pub fn launch(client: &Client, p: &MaxPoolParams, input: &Handle, output: &Handle) {
-    let (oh, ow) = p.out_size();
+/// Pools `src` (a view of `input`) into `dst` (a view of `output`); the planner has
+/// checked both views against their buffers.
+pub fn launch(
+    client: &Client,
+    p: &MaxPoolParams,
+    src: &TensorView,
+    input: &Handle,
+    dst: &TensorView,
+    output: &Handle,
+) {
     let len = p.output_len();
-    // SAFETY: the planner checked pad < kernel and non-empty output; all indices are
-    // bounds-checked against the planes' extent passed here.
+    // SAFETY: the planner checked pad < kernel, a non-empty output and both views;
+    // every load is at a clamped position inside the source view.
     unsafe {
         max_pool_kernel::launch_unchecked::<f32>(
             client,
             cube_count(len),
             CubeDim::new_1d(CUBE_SIZE),
-            BufferArg::from_raw_parts(input.clone(), p.planes * p.in_height * p.in_width),
-            BufferArg::from_raw_parts(output.clone(), len),
-            p.in_height as u32,
-            p.in_width as u32,
-            oh as u32,
-            ow as u32,
-            p.pad as u32,
-            len as u32,
-            p.kernel,
-            p.stride,
+            BufferArg::from_raw_parts(input.clone(), input.size() as usize / 4),
+            BufferArg::from_raw_parts(output.clone(), output.size() as usize / 4),
+            *p,
+            *src,
+            *dst,
         )
     }
 }
@@ -101,7 +110,7 @@ mod tests {
     fn reference(p: &MaxPoolParams, input: &[f32]) -> Vec<f32> {
         let (oh, ow) = p.out_size();
         let mut out = Vec::with_capacity(p.output_len());
-        for plane in 0..p.planes {
+        for plane in 0..p.batch * p.channels {
             for oy in 0..oh {
                 for ox in 0..ow {
                     let mut best = f32::NEG_INFINITY;
@@ -131,15 +140,17 @@ mod tests {
     #[test]
     fn spp_windows_and_strided() {
         let bed = TestBed::new();
-        for (planes, h, w, kernel, stride, pad) in [
-            (5, 13, 13, 5, 1, 2),
-            (3, 13, 11, 9, 1, 4),
-            (2, 14, 13, 13, 1, 6),
-            (4, 9, 10, 3, 2, 1),
-            (1, 8, 8, 2, 2, 0),
+        for (batch, channels, h, w, kernel, stride, pad) in [
+            (1, 5, 13, 13, 5, 1, 2),
+            (1, 3, 13, 11, 9, 1, 4),
+            (2, 2, 14, 13, 13, 1, 6),
+            (2, 4, 9, 10, 3, 2, 1),
+            (1, 1, 8, 8, 2, 2, 0),
         ] {
+            let planes = batch * channels;
             let p = MaxPoolParams {
-                planes,
+                batch,
+                channels,
                 in_height: h,
                 in_width: w,
                 kernel,
@@ -148,7 +159,15 @@ mod tests {
             };
             let input = random_vec(planes * h * w, 10.0);
             let out = bed.poisoned(p.output_len());
-            launch(&bed.client, &p, &bed.upload(&input), &out);
+            let (oh, ow) = p.out_size();
+            launch(
+                &bed.client,
+                &p,
+                &TensorView::contiguous(channels, h * w),
+                &bed.upload(&input),
+                &TensorView::contiguous(channels, oh * ow),
+                &out,
+            );
             assert_close(
                 &bed.download(&out),
                 &reference(&p, &input),

@@ -1,13 +1,14 @@
 //! Nearest-neighbour upsampling by integer factors (ONNX Resize, `nearest`, `asymmetric`,
 //! `floor`): `out[y, x] = in[y / sy, x / sx]`.
 
-use super::{cube_count, linear_index, CUBE_SIZE};
+use super::{conv::TensorView, cube_count, linear_index, CUBE_SIZE};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ResizeParams {
-    pub planes: usize,
+    pub batch: usize,
+    pub channels: usize,
     pub in_height: usize,
     pub in_width: usize,
     pub scale_y: usize,
@@ -15,8 +16,12 @@ pub struct ResizeParams {
 }
 
 impl ResizeParams {
+    pub fn out_plane(&self) -> usize {
+        self.in_height * self.scale_y * self.in_width * self.scale_x
+    }
+
     pub fn output_len(&self) -> usize {
-        self.planes * self.in_height * self.scale_y * self.in_width * self.scale_x
+        self.batch * self.channels * self.out_plane()
     }
 }
 
@@ -24,41 +29,59 @@ impl ResizeParams {
 fn resize_nearest_kernel<F: Float>(
     input: &[F],
     output: &mut [F],
-    in_height: u32,
-    in_width: u32,
-    scale_y: u32,
-    scale_x: u32,
-    len: u32,
+    #[comptime] p: ResizeParams,
+    #[comptime] src: TensorView,
+    #[comptime] dst: TensorView,
 ) {
     let i = linear_index();
-    if i >= len as usize {
-        terminate!();
-    }
-    let out_width = in_width as usize * scale_x as usize;
-    let out_height = in_height as usize * scale_y as usize;
+    let len = comptime!(p.output_len());
+    let valid = i < len;
+    let i = min(i, comptime!(len - 1));
+    let out_width = comptime!(p.in_width * p.scale_x);
+    let out_height = comptime!(p.in_height * p.scale_y);
     let ox = i % out_width;
     let oy = (i / out_width) % out_height;
-    let plane = i / (out_width * out_height);
-    let src = (plane * in_height as usize + oy / scale_y as usize) * in_width as usize
-        + ox / scale_x as usize;
-    output[i] = input[src];
+    let plane = i / comptime!(out_width * out_height);
+    let c = plane % comptime!(p.channels);
+    let n = plane / comptime!(p.channels);
+    let s = comptime!(src.offset)
+        + n * comptime!(src.batch_stride)
+        + c * comptime!(src.channel_stride)
+        + (oy / comptime!(p.scale_y)) * comptime!(p.in_width)
+        + ox / comptime!(p.scale_x);
+    let v = input[s];
+    if valid {
+        output[comptime!(dst.offset)
+            + n * comptime!(dst.batch_stride)
+            + c * comptime!(dst.channel_stride)
+            + oy * out_width
+            + ox] = v;
+    }
 }
 
-pub fn launch(client: &Client, p: &ResizeParams, input: &Handle, output: &Handle) {
+/// Upsamples `src` (a view of `input`) into `dst` (a view of `output`); the planner has
+/// checked both views against their buffers.
+pub fn launch(
+    client: &Client,
+    p: &ResizeParams,
+    src: &TensorView,
+    input: &Handle,
+    dst: &TensorView,
+    output: &Handle,
+) {
     let len = p.output_len();
-    // SAFETY: oy / scale_y < in_height and ox / scale_x < in_width by construction.
+    // SAFETY: oy / scale_y < in_height and ox / scale_x < in_width by construction, and
+    // the planner checked both views.
     unsafe {
         resize_nearest_kernel::launch_unchecked::<f32>(
             client,
             cube_count(len),
             CubeDim::new_1d(CUBE_SIZE),
-            BufferArg::from_raw_parts(input.clone(), p.planes * p.in_height * p.in_width),
-            BufferArg::from_raw_parts(output.clone(), len),
-            p.in_height as u32,
-            p.in_width as u32,
-            p.scale_y as u32,
-            p.scale_x as u32,
-            len as u32,
+            BufferArg::from_raw_parts(input.clone(), input.size() as usize / 4),
+            BufferArg::from_raw_parts(output.clone(), output.size() as usize / 4),
+            *p,
+            *src,
+            *dst,
         )
     }
 }
@@ -73,7 +96,8 @@ mod tests {
         let bed = TestBed::new();
         for (planes, h, w, sy, sx) in [(3, 13, 13, 2, 2), (2, 5, 7, 3, 1), (1, 1, 1, 4, 4)] {
             let p = ResizeParams {
-                planes,
+                batch: 1,
+                channels: planes,
                 in_height: h,
                 in_width: w,
                 scale_y: sy,
@@ -89,7 +113,14 @@ mod tests {
                 }
             }
             let out = bed.poisoned(p.output_len());
-            launch(&bed.client, &p, &bed.upload(&input), &out);
+            launch(
+                &bed.client,
+                &p,
+                &TensorView::contiguous(planes, h * w),
+                &bed.upload(&input),
+                &TensorView::contiguous(planes, p.out_plane()),
+                &out,
+            );
             assert_close(&bed.download(&out), &expected, &format!("{p:?}"));
         }
     }

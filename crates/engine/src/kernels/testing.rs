@@ -3,7 +3,8 @@
 
 use cubecl::prelude::*;
 use cubecl::server::Handle;
-use rand::Rng;
+use rand::{Rng, SeedableRng};
+use std::cell::RefCell;
 
 /// The device kernel tests run on: CUDA when built with the `cuda` feature, else wgpu
 /// (lavapipe on machines without a GPU).
@@ -11,7 +12,28 @@ pub struct TestBed {
     pub client: Client,
 }
 
+thread_local! {
+    /// Each test thread draws from its own seeded generator; the seed is in every
+    /// failure message, and `SIGHTLINE_TEST_SEED=N` replays it.
+    static RNG: RefCell<(u64, rand::rngs::StdRng)> = RefCell::new({
+        let seed = std::env::var("SIGHTLINE_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| rand::rng().random());
+        (seed, rand::rngs::StdRng::seed_from_u64(seed))
+    });
+}
+
+/// The seed of this test thread's random inputs.
+pub fn seed() -> u64 {
+    RNG.with(|r| r.borrow().0)
+}
+
 impl TestBed {
+    pub fn seed(&self) -> u64 {
+        seed()
+    }
+
     pub fn new() -> TestBed {
         let device = crate::device::DeviceChoice::test_default()
             .open()
@@ -37,14 +59,18 @@ impl TestBed {
     }
 }
 
-/// Uniform values in `[-scale, scale)`, different on every run.
+/// Uniform values in `[-scale, scale)`, different on every run unless
+/// `SIGHTLINE_TEST_SEED` is set (see [`seed`]).
 pub fn random_vec(len: usize, scale: f32) -> Vec<f32> {
-    let mut rng = rand::rng();
-    (0..len).map(|_| rng.random_range(-scale..scale)).collect()
+    RNG.with(|r| {
+        let rng = &mut r.borrow_mut().1;
+        (0..len).map(|_| rng.random_range(-scale..scale)).collect()
+    })
 }
 
 /// Relative L2 error below 1e-5 and every element finite (so none was left unwritten).
 pub fn assert_close(actual: &[f32], expected: &[f32], what: &str) {
+    let what = &format!("{what} (SIGHTLINE_TEST_SEED={})", seed());
     assert_eq!(actual.len(), expected.len(), "{what}: length");
     if let Some(i) = actual.iter().position(|v| !v.is_finite()) {
         panic!(

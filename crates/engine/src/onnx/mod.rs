@@ -3,6 +3,7 @@
 //! here, at load time, and named by node, op type and opset.
 
 mod attributes;
+mod fuse;
 pub(crate) mod ops;
 
 use crate::proto::{self, tensor_proto::DataType, type_proto};
@@ -227,7 +228,7 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
         input: 0,
         output,
     };
-    ops::fuse_silu(&mut graph);
+    fuse::fuse(&mut graph);
     Ok(graph)
 }
 

@@ -118,28 +118,9 @@ struct Loaded {
     skipped: Vec<Skipped>,
 }
 
-const IMAGE_EXTS: [&str; 5] = ["jpg", "jpeg", "png", "bmp", "webp"];
-
-/// Whether a file extension is one of the image types we list.
-pub(crate) fn is_image_ext(ext: &str) -> bool {
-    IMAGE_EXTS.contains(&ext.to_ascii_lowercase().as_str())
-}
-
-/// Image files directly in `dir`, sorted.
+/// Image files directly in `dir`, sorted (the rule `sightline detect` lists by too).
 fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut v = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| EvalError::io(dir, e))? {
-        let path = entry.map_err(|e| EvalError::io(dir, e))?.path();
-        let ok = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(is_image_ext);
-        if ok {
-            v.push(path);
-        }
-    }
-    v.sort();
-    Ok(v)
+    sightline_types::images::list(dir).map_err(|e| EvalError::io(dir, e))
 }
 
 fn stem(path: &Path) -> String {

@@ -2,7 +2,7 @@
 //! padding, any group count, optional bias, dilation 1, `auto_pad` NOTSET.
 
 use super::{NodeContext, Op, Parsed};
-use crate::kernels::conv::ConvParams;
+use crate::kernels::conv::{Activation, ConvParams};
 use crate::onnx::attributes;
 use crate::EngineError;
 
@@ -11,6 +11,20 @@ pub(crate) struct Conv {
     pub params: ConvParams,
     pub weight: Vec<f32>,
     pub bias: Vec<f32>,
+}
+
+impl Conv {
+    /// The op type with its fused epilogue, for timings and per-op tables.
+    pub fn type_name(&self) -> &'static str {
+        match (self.params.activation, self.params.residual) {
+            (Activation::None, false) => "Conv",
+            (Activation::None, true) => "Conv+Add",
+            (Activation::Silu, false) => "Conv+SiLU",
+            (Activation::Silu, true) => "Conv+SiLU+Add",
+            (Activation::Sigmoid, false) => "Conv+Sigmoid",
+            (Activation::Sigmoid, true) => "Conv+Sigmoid+Add",
+        }
+    }
 }
 
 pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
@@ -96,7 +110,8 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
         pad_top,
         pad_left,
         groups,
-        silu: false,
+        activation: Activation::None,
+        residual: false,
     };
     let (oh, ow) = params.out_size();
     Ok(Parsed {

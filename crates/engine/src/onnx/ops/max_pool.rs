@@ -54,7 +54,8 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
         )));
     }
     let params = MaxPoolParams {
-        planes: n * c,
+        batch: n,
+        channels: c,
         in_height: h,
         in_width: w,
         kernel,

@@ -17,7 +17,7 @@ pub(crate) use resize::Resize;
 pub(crate) use slice::Slice;
 pub(crate) use transpose::Transpose;
 
-use super::{Constants, Graph, Value, ValueId};
+use super::{Constants, Value, ValueId};
 use crate::kernels::elementwise::ElementwiseOp;
 use crate::proto::NodeProto;
 use crate::EngineError;
@@ -43,8 +43,7 @@ pub(crate) enum Op {
 impl Op {
     pub fn type_name(&self) -> &'static str {
         match self {
-            Op::Conv(c) if c.params.silu => "Conv+SiLU",
-            Op::Conv(_) => "Conv",
+            Op::Conv(c) => c.type_name(),
             Op::Elementwise(ElementwiseOp::Add) => "Add",
             Op::Elementwise(ElementwiseOp::Mul) => "Mul",
             Op::Elementwise(ElementwiseOp::Sigmoid) => "Sigmoid",
@@ -167,63 +166,4 @@ fn unsupported_op(ctx: &NodeContext) -> EngineError {
         opset: ctx.opset,
         supported: SUPPORTED,
     }
-}
-
-/// Fuses `y = x * Sigmoid(x)` into the op that produces `x` (a Conv) or into one SiLU
-/// kernel, removing a full read and write of the tensor per activation.
-pub(crate) fn fuse_silu(graph: &mut Graph) {
-    let consumers = |graph: &Graph, v: ValueId| -> Vec<usize> {
-        graph
-            .nodes
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.inputs.contains(&v))
-            .map(|(i, _)| i)
-            .collect()
-    };
-    let mut removed = vec![false; graph.nodes.len()];
-    for sig in 0..graph.nodes.len() {
-        if !matches!(graph.nodes[sig].op, Op::Elementwise(ElementwiseOp::Sigmoid)) {
-            continue;
-        }
-        let x = graph.nodes[sig].inputs[0];
-        let s = graph.nodes[sig].output;
-        let s_users = consumers(graph, s);
-        let [mul] = s_users.as_slice() else { continue };
-        let mul = *mul;
-        let m = &graph.nodes[mul];
-        let is_silu = matches!(m.op, Op::Elementwise(ElementwiseOp::Mul))
-            && (m.inputs == [x, s] || m.inputs == [s, x])
-            && s != graph.output;
-        if !is_silu {
-            continue;
-        }
-        let y = m.output;
-        let producer = graph.nodes.iter().position(|n| n.output == x);
-        let x_users = consumers(graph, x);
-        match producer {
-            Some(p)
-                if x_users.len() == 2
-                    && x != graph.output
-                    && matches!(graph.nodes[p].op, Op::Conv(_)) =>
-            {
-                if let Op::Conv(conv) = &mut graph.nodes[p].op {
-                    conv.params.silu = true;
-                }
-                graph.nodes[p].output = y;
-                removed[sig] = true;
-                removed[mul] = true;
-            }
-            _ => {
-                graph.nodes[mul].op = Op::Elementwise(ElementwiseOp::Silu);
-                graph.nodes[mul].inputs = vec![x];
-                removed[sig] = true;
-            }
-        }
-    }
-    let mut i = 0;
-    graph.nodes.retain(|_| {
-        i += 1;
-        !removed[i - 1]
-    });
 }

@@ -1,18 +1,14 @@
-//! A camera frame as it arrived (moved out of the ROS message, not yet checked), and
-//! its conversion to pixels the detector accepts. Checks happen here, in the worker,
-//! not in the subscription callback; a bad frame becomes a [`BadFrame`] that says why.
+//! A camera frame as it arrived (from a topic, a bag or a file), not yet checked, and
+//! its conversion to pixels the detector accepts. Every input follows one rule
+//! ([`sightline_types::pixels`]); a bad frame becomes a [`BadFrame`] that says why.
 
 use sightline_detect::{DetectError, ImageView, PixelFormat};
-use std::time::Instant;
+use sightline_types::pixels::{self, PixelError};
 
-/// `builtin_interfaces/Time`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
-pub struct Stamp {
-    pub sec: i32,
-    pub nanosec: u32,
-}
+/// `builtin_interfaces/Time`: a frame's stamp, copied to every result of the frame.
+pub use sightline_types::msgs::Time as Stamp;
 
-/// The payload of `sensor_msgs/Image` or `sensor_msgs/CompressedImage`.
+/// The payload of `sensor_msgs/Image`, or encoded bytes (`CompressedImage`, a file).
 #[derive(Debug, Clone)]
 pub enum Payload {
     Raw {
@@ -22,21 +18,16 @@ pub enum Payload {
         encoding: String,
         data: Vec<u8>,
     },
-    Compressed {
-        format: String,
-        data: Vec<u8>,
-    },
+    /// jpeg or png; `format` is only a label for messages (the bytes say the codec).
+    Encoded { format: String, data: Vec<u8> },
 }
 
-/// One received frame of one camera.
+/// One frame of one camera.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// Index of the camera in the node's configuration.
-    pub camera: usize,
     pub stamp: Stamp,
+    /// The image's frame (the 2D results' `header.frame_id`).
     pub frame_id: String,
-    /// When the node received it (for the node's own latency).
-    pub received: Instant,
     pub payload: Payload,
 }
 
@@ -50,11 +41,12 @@ pub enum BadFrame {
         encoding: String,
         reason: String,
     },
-    #[error("compressed image ({format:?}, {bytes} bytes): {reason}")]
-    Compressed {
+    #[error("compressed image ({format:?}, {bytes} bytes): {source}")]
+    Encoded {
         format: String,
         bytes: usize,
-        reason: String,
+        #[source]
+        source: PixelError,
     },
 }
 
@@ -68,19 +60,24 @@ impl Pixels<'_> {
     pub fn view(&self) -> Result<ImageView<'_>, DetectError> {
         match self {
             Pixels::Borrowed(view) => Ok(*view),
-            Pixels::Decoded(img) => ImageView::new(
-                img.width(),
-                img.height(),
-                img.width() as usize * 3,
-                PixelFormat::Rgb8,
-                img.as_raw(),
-            ),
+            Pixels::Decoded(img) => rgb_view(img),
         }
     }
 }
 
+/// A view of a tightly packed rgb8 image.
+pub fn rgb_view(img: &image::RgbImage) -> Result<ImageView<'_>, DetectError> {
+    ImageView::new(
+        img.width(),
+        img.height(),
+        img.width() as usize * 3,
+        PixelFormat::Rgb8,
+        img.as_raw(),
+    )
+}
+
 impl Frame {
-    /// Validates a raw image or decodes a compressed one.
+    /// Validates a raw image or decodes an encoded one.
     pub fn pixels(&self) -> Result<Pixels<'_>, BadFrame> {
         match &self.payload {
             Payload::Raw {
@@ -96,42 +93,44 @@ impl Frame {
                     encoding: encoding.clone(),
                     reason,
                 };
-                if data.is_empty() {
-                    return Err(bad("no data".into()));
-                }
+                pixels::check_raw_size(data.len(), *step, *height)
+                    .map_err(|e| bad(e.to_string()))?;
                 let format =
                     PixelFormat::from_ros_encoding(encoding).map_err(|e| bad(e.to_string()))?;
-                let expected = *step as usize * *height as usize;
-                if data.len() != expected {
-                    return Err(bad(format!(
-                        "data has {} bytes, step {step} × height {height} = {expected}",
-                        data.len()
-                    )));
-                }
                 let view = ImageView::new(*width, *height, *step as usize, format, data)
                     .map_err(|e| bad(e.to_string()))?;
                 Ok(Pixels::Borrowed(view))
             }
-            Payload::Compressed { format, data } => {
-                let bad = |reason: String| BadFrame::Compressed {
-                    format: format.clone(),
-                    bytes: data.len(),
-                    reason,
-                };
-                if data.is_empty() {
-                    return Err(bad("no data".into()));
-                }
-                // image_transport writes e.g. "jpeg", "png" or "bgr8; jpeg compressed bgr8";
-                // the bytes themselves say which codec it is.
-                let guessed = image::guess_format(data).map_err(|e| bad(e.to_string()))?;
-                if !matches!(guessed, image::ImageFormat::Jpeg | image::ImageFormat::Png) {
-                    return Err(bad(format!("{guessed:?} is not jpeg or png")));
-                }
-                let decoded = image::load_from_memory_with_format(data, guessed)
-                    .map_err(|e| bad(e.to_string()))?;
-                Ok(Pixels::Decoded(decoded.into_rgb8()))
+            Payload::Encoded { format, data } => {
+                pixels::decode(data)
+                    .map(Pixels::Decoded)
+                    .map_err(|source| BadFrame::Encoded {
+                        format: format.clone(),
+                        bytes: data.len(),
+                        source,
+                    })
             }
         }
+    }
+
+    /// The frame with an encoded payload decoded to raw rgb8, so that decoding can run
+    /// on another thread than the detector's (a bag's reader threads).
+    pub fn decoded(self) -> Result<Frame, BadFrame> {
+        let img = match self.pixels()? {
+            Pixels::Borrowed(_) => return Ok(self),
+            Pixels::Decoded(img) => img,
+        };
+        let (width, height) = img.dimensions();
+        Ok(Frame {
+            payload: Payload::Raw {
+                width,
+                height,
+                step: width * 3,
+                encoding: "rgb8".into(),
+                data: img.into_raw(),
+            },
+            ..self
+        })
     }
 }
 
@@ -141,10 +140,8 @@ mod tests {
 
     fn raw(width: u32, height: u32, step: u32, encoding: &str, data: Vec<u8>) -> Frame {
         Frame {
-            camera: 0,
             stamp: Stamp::default(),
             frame_id: "cam".into(),
-            received: Instant::now(),
             payload: Payload::Raw {
                 width,
                 height,
@@ -155,14 +152,20 @@ mod tests {
         }
     }
 
-    fn compressed(data: Vec<u8>) -> Frame {
+    fn encoded(format: &str, data: Vec<u8>) -> Frame {
         Frame {
-            payload: Payload::Compressed {
-                format: "jpeg".into(),
+            payload: Payload::Encoded {
+                format: format.into(),
                 data,
             },
             ..raw(0, 0, 0, "", vec![])
         }
+    }
+
+    fn encode(img: &image::RgbImage, format: image::ImageFormat) -> Vec<u8> {
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut bytes, format).unwrap();
+        bytes.into_inner()
     }
 
     #[test]
@@ -179,27 +182,25 @@ mod tests {
         assert!(err(raw(4, 2, 12, "rgb8", vec![0; 23])).contains("23 bytes"));
         assert!(err(raw(4, 2, 12, "rgb8", vec![0; 36])).contains("36 bytes"));
         assert!(err(raw(4, 2, 8, "rgb8", vec![0; 16])).contains("step"));
-        assert!(
-            err(raw(0, 0, 0, "rgb8", vec![0; 1])).contains("bytes")
-                || err(raw(0, 0, 0, "rgb8", vec![0; 1])).contains("empty")
-        );
+        assert!(err(raw(0, 0, 0, "rgb8", vec![0; 1])).contains("bytes"));
     }
 
     #[test]
-    fn jpeg_and_png_decode_to_rgb() {
+    fn jpeg_and_png_decode_to_rgb_whatever_the_label() {
         let img =
             image::RgbImage::from_fn(16, 8, |x, y| image::Rgb([x as u8 * 10, y as u8 * 20, 200]));
-        for format in [image::ImageFormat::Jpeg, image::ImageFormat::Png] {
-            let mut bytes = std::io::Cursor::new(Vec::new());
-            img.write_to(&mut bytes, format).unwrap();
-            let frame = compressed(bytes.into_inner());
+        for (format, label) in [
+            (image::ImageFormat::Jpeg, "png"),
+            (image::ImageFormat::Png, "bgr8; jpeg compressed bgr8"),
+            (image::ImageFormat::Png, ""),
+        ] {
+            let frame = encoded(label, encode(&img, format));
             let pixels = frame.pixels().unwrap();
             let view = pixels.view().unwrap();
             assert_eq!(
                 (view.width(), view.height(), view.format()),
                 (16, 8, PixelFormat::Rgb8)
             );
-            // PNG is lossless; JPEG close
             let px = &view.data()[(3 * 16 + 5) * 3..(3 * 16 + 5) * 3 + 3];
             let tol = if format == image::ImageFormat::Png {
                 0
@@ -213,13 +214,25 @@ mod tests {
     }
 
     #[test]
-    fn garbage_compressed_is_rejected() {
-        assert!(compressed(vec![]).pixels().is_err());
-        assert!(compressed(vec![0x12; 100]).pixels().is_err());
-        // a JPEG header followed by junk
+    fn decoded_frames_keep_stamp_and_pixels() {
+        let img = image::RgbImage::from_fn(3, 2, |x, y| image::Rgb([x as u8, y as u8, 7]));
+        let mut frame = encoded("png", encode(&img, image::ImageFormat::Png));
+        frame.stamp = Stamp { sec: 4, nanosec: 2 };
+        let decoded = frame.decoded().unwrap();
+        assert_eq!(decoded.stamp, Stamp { sec: 4, nanosec: 2 });
+        match &decoded.payload {
+            Payload::Raw { data, step, .. } => assert_eq!((data, *step), (img.as_raw(), 9)),
+            other => panic!("still encoded: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn garbage_encoded_is_rejected() {
+        assert!(encoded("jpeg", vec![]).pixels().is_err());
+        assert!(encoded("jpeg", vec![0x12; 100]).pixels().is_err());
         let mut junk = vec![0xFF, 0xD8, 0xFF, 0xE0];
         junk.extend(std::iter::repeat_n(0x42, 200));
-        let err = compressed(junk)
+        let err = encoded("jpeg", junk)
             .pixels()
             .err()
             .map(|e| e.to_string())

@@ -1,0 +1,259 @@
+//! The frame path, once: frames of any cameras → pixels (one rule) → one device batch →
+//! per-class thresholds → localization (only at the calibration's image size) → an
+//! [`Output`] per frame, with an optional debug image. The node's worker, replay,
+//! detect, bench and eval all call [`Pipeline::process`].
+
+use crate::annotate;
+use crate::camera::Camera;
+use crate::frame::{BadFrame, Frame, Pixels};
+use crate::output::{Object, Output, Times};
+use sightline_detect::{Class, DetectError, Detection, Detector, ImageView, StageTimes};
+use sightline_geometry::{Localizer, TargetKind};
+use std::time::Instant;
+
+/// What the pipeline needs from a detector (a fake one in tests).
+pub trait Detect {
+    /// Detections of each image as one device batch, with the batch's stage times.
+    fn detect_batch(
+        &mut self,
+        images: &[ImageView],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError>;
+    /// Name of the device, for diagnostics and reports.
+    fn device_name(&self) -> String;
+}
+
+impl Detect for Detector {
+    fn detect_batch(
+        &mut self,
+        images: &[ImageView],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
+        match images {
+            // One camera: a sync after each stage, so every stage is timed.
+            [image] => Detector::detect_timed(self, image, true).map(|(d, t)| (vec![d], t)),
+            _ => Detector::detect_batch(self, images),
+        }
+    }
+    fn device_name(&self) -> String {
+        self.gpu().name().to_string()
+    }
+}
+
+/// Why a frame gave no output.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Bad(#[from] BadFrame),
+    /// The detector's error, as text: one device error fails every frame of its batch.
+    #[error("detector: {0}")]
+    Detect(String),
+    #[error("no camera {0} in the pipeline")]
+    UnknownCamera(usize),
+}
+
+struct CameraState {
+    camera: Camera,
+    /// The calibration-size warning is given once per camera; later frames are counted.
+    warned: bool,
+}
+
+/// The detector and the cameras it serves.
+pub struct Pipeline<D: Detect> {
+    detector: D,
+    cameras: Vec<CameraState>,
+}
+
+impl<D: Detect> Pipeline<D> {
+    pub fn new(detector: D, cameras: Vec<Camera>) -> Self {
+        let cameras = cameras
+            .into_iter()
+            .map(|camera| CameraState {
+                camera,
+                warned: false,
+            })
+            .collect();
+        Pipeline { detector, cameras }
+    }
+
+    pub fn detector(&self) -> &D {
+        &self.detector
+    }
+
+    pub fn detector_mut(&mut self) -> &mut D {
+        &mut self.detector
+    }
+
+    pub fn into_detector(self) -> D {
+        self.detector
+    }
+
+    /// A camera's set-up, to change between frames (eval's per-frame calibrations).
+    pub fn camera_mut(&mut self, camera: usize) -> Option<&mut Camera> {
+        self.cameras.get_mut(camera).map(|c| &mut c.camera)
+    }
+
+    pub fn cameras(&self) -> impl Iterator<Item = &Camera> {
+        self.cameras.iter().map(|c| &c.camera)
+    }
+
+    /// One frame of camera `camera`.
+    pub fn process_one(&mut self, camera: usize, frame: &Frame) -> Result<Output, Failure> {
+        self.process(&[(camera, frame)])
+            .pop()
+            .unwrap_or(Err(Failure::UnknownCamera(camera)))
+    }
+
+    /// Frames `(camera index, frame)` through the device as one batch; one result per
+    /// frame, in order.
+    pub fn process(&mut self, frames: &[(usize, &Frame)]) -> Vec<Result<Output, Failure>> {
+        let t0 = Instant::now();
+        let n = frames.len();
+        let mut failures: Vec<Option<Failure>> = (0..n).map(|_| None).collect();
+        let mut pixels: Vec<(usize, Pixels)> = Vec::new();
+        for (i, &(camera, frame)) in frames.iter().enumerate() {
+            if camera >= self.cameras.len() {
+                failures[i] = Some(Failure::UnknownCamera(camera));
+                continue;
+            }
+            match frame.pixels() {
+                Ok(p) => pixels.push((i, p)),
+                Err(e) => failures[i] = Some(Failure::Bad(e)),
+            }
+        }
+        let mut batch = Vec::new();
+        let mut views = Vec::new();
+        for (i, p) in &pixels {
+            match p.view() {
+                Ok(view) => {
+                    batch.push(*i);
+                    views.push(view);
+                }
+                Err(e) => failures[*i] = Some(Failure::Detect(e.to_string())),
+            }
+        }
+        let decode = t0.elapsed();
+        let mut outputs: Vec<Option<Output>> = (0..n).map(|_| None).collect();
+        if !views.is_empty() {
+            match self.detector.detect_batch(&views) {
+                Ok((detections, device)) => {
+                    let times = Times {
+                        decode,
+                        device,
+                        ..Times::default()
+                    };
+                    for ((i, view), dets) in batch.iter().zip(&views).zip(detections) {
+                        let (camera, frame) = frames[*i];
+                        outputs[*i] = Some(self.finish(camera, frame, view, dets, times));
+                    }
+                }
+                Err(e) => {
+                    for i in &batch {
+                        failures[*i] = Some(Failure::Detect(e.to_string()));
+                    }
+                }
+            }
+        }
+        outputs
+            .into_iter()
+            .zip(failures)
+            .map(|(output, failure)| match (output, failure) {
+                (Some(output), _) => Ok(output),
+                (None, Some(failure)) => Err(failure),
+                (None, None) => Err(Failure::Detect("the batch returned too few results".into())),
+            })
+            .collect()
+    }
+
+    /// Thresholds, localizes and (if asked) draws one frame's detections.
+    fn finish(
+        &mut self,
+        camera: usize,
+        frame: &Frame,
+        view: &ImageView,
+        detections: Vec<Detection>,
+        mut times: Times,
+    ) -> Output {
+        let t_loc = Instant::now();
+        let state = &mut self.cameras[camera];
+        let cam = &state.camera;
+        let (width, height) = (view.width(), view.height());
+        let localizer = cam.localizer.as_ref();
+        let mismatch = localizer.is_some_and(|l| {
+            let c = l.calibration().camera();
+            (c.width(), c.height()) != (width, height)
+        });
+        if mismatch && !state.warned {
+            state.warned = true;
+            if let Some(c) = localizer.map(|l| l.calibration().camera()) {
+                tracing::warn!(
+                    camera = %cam.name,
+                    "image is {width}x{height}, its calibration {}x{}: 2D detections only, \
+                     no 3D positions (counted, not logged again)",
+                    c.width(),
+                    c.height()
+                );
+            }
+        }
+        let localizer = localizer.filter(|_| !mismatch);
+        let mut unlocalized = 0;
+        let objects: Vec<Object> = detections
+            .into_iter()
+            .filter(|d| d.score >= cam.thresholds.get(d.class))
+            .map(|detection| {
+                let localization = localizer.and_then(|l| locate(l, &cam.name, &detection));
+                unlocalized += usize::from(localization.is_none() && cam.localizer.is_some());
+                Object {
+                    detection,
+                    localization,
+                }
+            })
+            .collect();
+        times.localize = t_loc.elapsed();
+        let debug_image = cam.draw.then(|| {
+            let mut img = annotate::to_rgb(view);
+            annotate::draw(&mut img, objects.iter().map(|o| &o.detection));
+            img
+        });
+        Output {
+            camera,
+            stamp: frame.stamp,
+            frame_id: frame.frame_id.clone(),
+            base_frame: cam.base_frame.clone(),
+            width,
+            height,
+            objects,
+            unlocalized,
+            calibration_mismatch: mismatch,
+            debug_image,
+            times,
+        }
+    }
+}
+
+/// The ranging target of a class.
+pub fn target_kind(class: Class) -> TargetKind {
+    match class {
+        Class::Pedestrian => TargetKind::Pedestrian,
+        Class::StopSign => TargetKind::StopSign,
+        Class::TrafficLight => TargetKind::TrafficLight,
+    }
+}
+
+/// The position of one detection, or `None` when geometry gives no answer (e.g. a box
+/// above the horizon for the ground-plane method).
+fn locate(
+    localizer: &Localizer,
+    camera: &str,
+    d: &Detection,
+) -> Option<sightline_geometry::Localization> {
+    match localizer.localize(target_kind(d.class), d.bbox.map(f64::from)) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            tracing::debug!(camera, "not localized: {e}");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "pipeline_tests.rs"]
+mod tests;

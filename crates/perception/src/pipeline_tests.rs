@@ -1,0 +1,108 @@
+use super::*;
+use crate::fake::{frame, kitti_camera, FakeDetector, KITTI};
+use crate::frame::{Payload, Stamp};
+
+fn camera(name: &str) -> Camera {
+    kitti_camera(name)
+}
+
+fn pipeline(cameras: usize) -> Pipeline<FakeDetector> {
+    let cams = (0..cameras).map(|i| camera(&format!("/cam{i}"))).collect();
+    Pipeline::new(FakeDetector::default(), cams)
+}
+
+#[test]
+fn detects_filters_and_localizes() {
+    let mut p = pipeline(1);
+    // a person ~1.7 m tall about 15 m ahead: feet below the horizon (v0 = 180.5)
+    let out = p
+        .process_one(0, &frame(11, "cam0_optical", KITTI, [600, 180, 632, 262]))
+        .unwrap();
+    assert_eq!(
+        (out.stamp, out.frame_id.as_str(), out.base_frame.as_str()),
+        (
+            Stamp {
+                sec: 11,
+                nanosec: 7
+            },
+            "cam0_optical",
+            "base_link"
+        )
+    );
+    assert_eq!(
+        out.objects.len(),
+        1,
+        "the 0.1 stop sign is below its 0.3 threshold"
+    );
+    assert_eq!(out.objects[0].detection.bbox, [600.0, 180.0, 632.0, 262.0]);
+    let loc = out.objects[0]
+        .localization
+        .as_ref()
+        .expect("calibrated size");
+    assert!(
+        loc.position.x > 5.0 && loc.position.x < 30.0,
+        "{:?}",
+        loc.position
+    );
+    assert!(out.debug_image.is_none());
+    let m3 = out.detection_3d_array();
+    assert_eq!(m3.detections.len(), 1);
+    assert_eq!(
+        m3.detections[0].results[0].covariance,
+        loc.pose_covariance()
+    );
+}
+
+#[test]
+fn per_class_thresholds_and_base_frame_are_the_cameras() {
+    let mut cam = camera("/front");
+    cam.thresholds.apply("stop_sign=0.05").unwrap();
+    cam.thresholds.apply("pedestrian=0.95").unwrap();
+    cam.base_frame = "odom".into();
+    let mut p = Pipeline::new(FakeDetector::default(), vec![cam]);
+    let out = p
+        .process_one(0, &frame(1, "f", KITTI, [600, 180, 632, 262]))
+        .unwrap();
+    let classes: Vec<Class> = out.objects.iter().map(|o| o.detection.class).collect();
+    assert_eq!(classes, [Class::StopSign]);
+    assert_eq!(out.detection_3d_array().header.frame_id, "odom");
+}
+
+#[test]
+fn other_sizes_stay_2d_and_are_counted() {
+    let mut cam = camera("/cam0");
+    cam.draw = true;
+    let mut p = Pipeline::new(FakeDetector::default(), vec![cam]);
+    for sec in 0..2 {
+        let out = p
+            .process_one(0, &frame(sec, "f", (320, 240), [10, 10, 40, 90]))
+            .unwrap();
+        assert!(out.calibration_mismatch);
+        assert_eq!(out.objects.len(), 1, "2D detections stay");
+        assert!(out.objects[0].localization.is_none());
+        assert_eq!(out.unlocalized, 1);
+        assert!(out.detection_3d_array().detections.is_empty());
+        assert!(out.debug_image.is_some(), "debug image requested");
+    }
+    assert!(p.cameras[0].warned);
+}
+
+#[test]
+fn bad_frames_fail_alone_and_cameras_batch() {
+    let mut p = pipeline(2);
+    let mut bad = frame(1, "f", (8, 8), [0, 0, 1, 1]);
+    bad.payload = Payload::Encoded {
+        format: "jpeg".into(),
+        data: vec![0xFF, 0xD8, 1, 2, 3],
+    };
+    let good = frame(2, "f", (16, 16), [2, 2, 6, 9]);
+    let results = p.process(&[(0, &bad), (1, &good), (5, &good)]);
+    assert!(matches!(results[0], Err(Failure::Bad(_))));
+    assert_eq!(results[1].as_ref().unwrap().camera, 1);
+    assert!(matches!(results[2], Err(Failure::UnknownCamera(5))));
+    assert_eq!(
+        p.detector().batches,
+        vec![1],
+        "only the good frame reached the device"
+    );
+}
