@@ -236,16 +236,16 @@ fn replayed_indices(path: &Path) -> std::collections::BTreeSet<u64> {
         .collect()
 }
 
-#[test]
-fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let images = kitti_frames(tmp.path(), 12);
-    let bag = tmp.path().join("bag");
+/// A paced replay of 12 KITTI frames, started and left running until `frames` of them
+/// are in its `--jsonl`. Returns the child, the output bag and the jsonl.
+fn replay_until(tmp: &Path, frames: usize) -> (std::process::Child, PathBuf, PathBuf) {
+    let images = kitti_frames(tmp, 12);
+    let bag = tmp.join("bag");
     from_images(&images, &bag, None);
-    let (out, replay_jsonl) = (tmp.path().join("out"), tmp.path().join("replay.jsonl"));
+    let (out, replay_jsonl) = (tmp.join("out"), tmp.join("replay.jsonl"));
     // Paced at a tenth of real time (frames 0.1 s apart in the bag, so one a second) and
-    // a threshold that leaves detections in every frame: it is still running when two
-    // frames are done, on any device.
+    // a threshold that leaves detections in every frame: it is still running when
+    // `frames` frames are done, on any device.
     let mut child = common::sightline()
         .arg("replay")
         .arg(&bag)
@@ -259,7 +259,7 @@ fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
-    while replayed_indices(&replay_jsonl).len() < 2 {
+    while replayed_indices(&replay_jsonl).len() < frames {
         assert!(
             child.try_wait().unwrap().is_none(),
             "replay ended before it was interrupted"
@@ -270,6 +270,13 @@ fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    (child, out, replay_jsonl)
+}
+
+#[test]
+fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (child, out, replay_jsonl) = replay_until(tmp.path(), 2);
     let kill = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -291,4 +298,45 @@ fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
         .collect();
     let want: Vec<u64> = (0..done.len() as u64).map(|i| i * 100_000_000).collect();
     assert_eq!(stamps, want);
+}
+
+/// SIGKILL: no summary, no metadata.yaml, perhaps a torn last record. A streaming MCAP
+/// reader (the third-party `mcap` package) still reads every frame up to the last
+/// checkpoint (one a second, `CHECKPOINT_INTERVAL`), each with both of its messages.
+#[test]
+fn killed_replay_leaves_an_mcap_readable_up_to_its_last_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut child, out, replay_jsonl) = replay_until(tmp.path(), 4);
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done = replayed_indices(&replay_jsonl).len();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_read_partial.py");
+    let mcap = out.join("out_0.mcap");
+    let lines: Vec<Value> = common::python_ok(&[script.as_os_str(), mcap.as_os_str()])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (end, messages) = lines.split_last().unwrap();
+    assert_ne!(end["end"], "complete", "a killed writer wrote a summary?");
+    let times = |suffix: &str| -> Vec<u64> {
+        messages
+            .iter()
+            .filter(|m| m["topic"].as_str().unwrap().ends_with(suffix))
+            .map(|m| m["log_time"].as_u64().unwrap())
+            .collect()
+    };
+    let (d2, d3) = (times("/detections"), times("/detections_3d"));
+    // Frames in order from the first, none torn in half, and at most the frames of the
+    // last checkpoint interval (a frame a second, so two) missing.
+    assert_eq!(d2, d3, "{end}");
+    let first = d2.first().copied().unwrap_or(0);
+    let want: Vec<u64> = (0..d2.len() as u64)
+        .map(|i| first + i * 100_000_000)
+        .collect();
+    assert_eq!(d2, want, "{end}");
+    assert!(
+        d2.len() + 2 >= done && d2.len() <= done,
+        "{} frames readable of {done} done ({end})",
+        d2.len()
+    );
 }

@@ -92,6 +92,7 @@ impl Sinks {
         self.writer.write(d2, log_time_ns, &m2)?;
         let m3: Detection3DArray = out.detection_3d_array();
         self.writer.write(d3, log_time_ns, &m3)?;
+        self.writer.checkpoint()?;
         let image = format!("{topic}#{index}");
         if let Some(w) = self.jsonl.as_mut() {
             for record in out.records(&image) {

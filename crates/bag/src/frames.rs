@@ -100,6 +100,8 @@ pub fn decode_frame(raw: RawMessage) -> Result<Frame, BagError> {
     }
     let msg: Image = raw.decode()?;
     // The node's rule: exactly step × height bytes.
+    sightline_types::pixels::check_dimensions(msg.width, msg.height)
+        .map_err(|e| bad(&raw, e.to_string()))?;
     sightline_types::pixels::check_raw_size(msg.data.len(), msg.step, msg.height)
         .map_err(|e| bad(&raw, e.to_string()))?;
     // `data` borrows from `raw.data`: keep that buffer and remember where the pixels start.

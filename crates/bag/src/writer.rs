@@ -3,7 +3,9 @@
 //!
 //! The MCAP summary and `metadata.yaml` are written by [`BagWriter::finish`], or on drop if
 //! the writer is abandoned (an error, or a replay stopped by Ctrl-C), so the bag always holds
-//! what was written before.
+//! what was written before. A process killed outright (SIGKILL, power loss) writes neither:
+//! its file is then readable by a streaming MCAP reader up to the last closed chunk, and
+//! [`BagWriter::checkpoint`] bounds what that loses (docs/replay.md).
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -24,12 +26,19 @@ struct Topic {
     count: u64,
 }
 
+/// Target size of an MCAP chunk (`CHUNK_BYTES`, the mcap crate's default is 1 MiB): a
+/// chunk reaches the file when it is full, or at a [`BagWriter::checkpoint`].
+pub const CHUNK_BYTES: u64 = 256 * 1024;
+/// How often [`BagWriter::checkpoint`] closes the open chunk (`CHECKPOINT_INTERVAL`).
+pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
 pub struct BagWriter {
     dir: PathBuf,
     file_name: String,
     mcap: Option<mcap::Writer<BufWriter<File>>>,
     topics: Vec<Topic>,
     range: Option<(u64, u64)>,
+    last_checkpoint: std::time::Instant,
 }
 
 impl BagWriter {
@@ -51,7 +60,8 @@ impl BagWriter {
         let options = mcap::WriteOptions::new()
             .profile("ros2")
             .library(concat!("sightline-bag ", env!("CARGO_PKG_VERSION")))
-            .compression(None);
+            .compression(None)
+            .chunk_size(Some(CHUNK_BYTES));
         let mcap = options
             .create(BufWriter::new(file))
             .map_err(|source| BagError::Mcap {
@@ -65,7 +75,24 @@ impl BagWriter {
             mcap: Some(mcap),
             topics: Vec::new(),
             range: None,
+            last_checkpoint: std::time::Instant::now(),
         })
+    }
+
+    /// Call between units of output (a replayed frame's messages): when the last
+    /// checkpoint is [`CHECKPOINT_INTERVAL`] old, closes the open chunk and flushes it, so
+    /// that a writer killed later loses at most that interval's messages, never part of a
+    /// unit.
+    pub fn checkpoint(&mut self) -> Result<(), BagError> {
+        if self.last_checkpoint.elapsed() < CHECKPOINT_INTERVAL {
+            return Ok(());
+        }
+        self.last_checkpoint = std::time::Instant::now();
+        let result = match self.mcap.as_mut() {
+            Some(mcap) => mcap.flush(),
+            None => Ok(()),
+        };
+        result.map_err(|e| self.mcap_error(e))
     }
 
     pub fn path(&self) -> &Path {

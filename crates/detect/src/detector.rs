@@ -8,7 +8,7 @@ use crate::nms::non_max_suppression;
 use crate::{Class, DetectError, Detection, ImageView};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
-use sightline_engine::{DeviceChoice, Gpu, Model};
+use sightline_engine::{DeviceChoice, EngineError, Gpu, Model};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -67,16 +67,16 @@ impl Detector {
         let manifest = config.manifest;
         let model_path = manifest.locate_weights(config.model_path.as_deref())?;
         let gpu = config.device.open()?;
-        let model = Model::load(&model_path, &gpu)?;
         let input = &manifest.input;
         let expected_in = [1, 3, input.height as usize, input.width as usize];
-        if model.input_shape() != expected_in {
-            return Err(DetectError::ModelMismatch(format!(
-                "{} takes input {:?}, the manifest says {expected_in:?}",
-                model_path.display(),
-                model.input_shape()
-            )));
-        }
+        let model =
+            Model::load_for_input(&model_path, &gpu, &expected_in).map_err(|e| match e {
+                EngineError::InputShape { path, model, .. } => DetectError::ModelMismatch(format!(
+                    "{} takes input {model:?}, the manifest says {expected_in:?}",
+                    path.display()
+                )),
+                other => other.into(),
+            })?;
         let levels: Vec<(u32, u32, u32)> = manifest
             .output
             .strides

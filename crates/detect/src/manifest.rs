@@ -97,6 +97,32 @@ impl Manifest {
                 self.output.strides
             ));
         }
+        let levels = crate::kernels::decode::MAX_LEVELS;
+        if self.output.strides.len() > levels {
+            return bad(format!(
+                "{} strides {:?}: decoding supports at most {levels} output levels",
+                self.output.strides.len(),
+                self.output.strides
+            ));
+        }
+        // The letterbox kernel feeds raw pixel values; a model trained on [0, 1] or on
+        // normalised input would get wrong numbers, not an error, so refuse it here.
+        if self.input.value_range != [0.0, 255.0] {
+            return bad(format!(
+                "value_range {:?}: only [0, 255] (raw pixel values) is supported",
+                self.input.value_range
+            ));
+        }
+        if let Some(c) = self
+            .classes
+            .iter()
+            .find(|c| !(0.0..=1.0).contains(&c.score_threshold))
+        {
+            return bad(format!(
+                "class {}: score_threshold {} outside [0, 1]",
+                c.name, c.score_threshold
+            ));
+        }
         if let Some(c) = self
             .classes
             .iter()
@@ -197,6 +223,13 @@ mod tests {
         let text = DEFAULT_MANIFEST.replace("name: pedestrian", "name: cyclist");
         let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
         assert!(err.contains("cyclist"), "{err}");
+        // Regressions (issue 13): both were accepted and then ignored.
+        let text = DEFAULT_MANIFEST.replace("strides: [8, 16, 32]", "strides: [8, 8, 8, 8, 8]");
+        let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
+        assert!(err.contains("at most 4 output levels"), "{err}");
+        let text = DEFAULT_MANIFEST.replace("value_range: [0, 255]", "value_range: [0, 1]");
+        let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
+        assert!(err.contains("value_range [0.0, 1.0]"), "{err}");
     }
 
     #[test]

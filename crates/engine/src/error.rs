@@ -31,6 +31,12 @@ pub enum EngineError {
         opset: i64,
         reason: String,
     },
+    #[error("{path} takes input {model:?}, expected {expected:?}")]
+    InputShape {
+        path: PathBuf,
+        model: Vec<usize>,
+        expected: Vec<usize>,
+    },
     #[error("malformed model: {0}")]
     Malformed(String),
     #[error("device {requested:?} unavailable: {reason}")]

@@ -73,16 +73,25 @@ pub struct Model {
 impl Model {
     /// Reads, checks, plans and uploads an ONNX model.
     pub fn load(path: &Path, gpu: &Gpu) -> Result<Model, EngineError> {
-        let bytes = std::fs::read(path).map_err(|source| EngineError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let proto = <crate::proto::ModelProto as prost::Message>::decode(bytes.as_slice())
-            .map_err(|source| EngineError::Decode {
+        load_plan(&read_graph(path)?, gpu)
+    }
+
+    /// [`Model::load`] for a caller that knows the input shape it will feed: a model that
+    /// takes another is refused before any device memory is planned for it.
+    pub fn load_for_input(
+        path: &Path,
+        gpu: &Gpu,
+        input_shape: &[usize],
+    ) -> Result<Model, EngineError> {
+        let graph = read_graph(path)?;
+        let model_input = &graph.values[graph.input].shape;
+        if model_input != input_shape {
+            return Err(EngineError::InputShape {
                 path: path.to_path_buf(),
-                source,
-            })?;
-        let graph = onnx::build_graph(&proto)?;
+                model: model_input.clone(),
+                expected: input_shape.to_vec(),
+            });
+        }
         load_plan(&graph, gpu)
     }
 
@@ -216,6 +225,52 @@ impl Model {
 }
 
 /// Plans the graph and uploads its weights.
+/// Reads and checks a model file (size, protobuf, graph) without touching a device.
+fn read_graph(path: &Path) -> Result<Graph, EngineError> {
+    let read = |source| EngineError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(read)?.len();
+    if size > onnx::limits::MAX_MODEL_FILE_BYTES {
+        return Err(EngineError::Malformed(format!(
+            "{} is {size} bytes, over the limit MAX_MODEL_FILE_BYTES = {}",
+            path.display(),
+            onnx::limits::MAX_MODEL_FILE_BYTES
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(read)?;
+    graph_from_bytes(&bytes).map_err(|e| match e {
+        GraphError::Decode(source) => EngineError::Decode {
+            path: path.to_path_buf(),
+            source,
+        },
+        GraphError::Engine(e) => e,
+    })
+}
+
+/// Why bytes are not a model this engine runs.
+enum GraphError {
+    Decode(prost::DecodeError),
+    Engine(EngineError),
+}
+
+/// Decodes, checks and plans a model from its bytes, with no device: everything the
+/// loader does to outside input, for the fuzz target and its regression tests.
+pub fn check_model_bytes(bytes: &[u8]) -> Result<(), EngineError> {
+    let graph = graph_from_bytes(bytes).map_err(|e| match e {
+        GraphError::Decode(source) => EngineError::Malformed(format!("not ONNX: {source}")),
+        GraphError::Engine(e) => e,
+    })?;
+    plan::plan(&graph).map(|_| ())
+}
+
+fn graph_from_bytes(bytes: &[u8]) -> Result<Graph, GraphError> {
+    let proto =
+        <crate::proto::ModelProto as prost::Message>::decode(bytes).map_err(GraphError::Decode)?;
+    onnx::build_graph(&proto).map_err(GraphError::Engine)
+}
+
 fn load_plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
     let client = gpu.client();
     let plan = plan::plan(graph)?;

@@ -21,7 +21,7 @@ mod plan;
 
 pub use device::{DeviceChoice, Gpu};
 pub use error::EngineError;
-pub use exec::{Model, StepTiming};
+pub use exec::{check_model_bytes, Model, StepTiming};
 
 /// Re-exported so that crates writing their own kernels against a [`Gpu`] use the same
 /// cubecl version.

@@ -492,6 +492,19 @@ pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
         busy_until[b] = last[o];
         buffer_of[o] = b;
     }
+    // Each tensor is within MAX_TENSOR_VALUES (onnx::limits); their sum need not be.
+    let planned_bytes = buffer_lens
+        .iter()
+        .try_fold(0usize, |sum, &len| sum.checked_add(len.checked_mul(4)?));
+    if planned_bytes.is_none_or(|b| b > crate::onnx::limits::MAX_ACTIVATION_BYTES) {
+        return Err(EngineError::Malformed(format!(
+            "its activations need {} buffers of {} bytes in all, over the limit \
+             MAX_ACTIVATION_BYTES = {}",
+            buffer_lens.len(),
+            planned_bytes.map_or("> 2^64".to_string(), |b| b.to_string()),
+            crate::onnx::limits::MAX_ACTIVATION_BYTES
+        )));
+    }
     let steps = steps
         .into_iter()
         .map(|(name, op_type, kernel, reads, write)| PlannedStep {

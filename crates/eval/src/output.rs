@@ -107,7 +107,11 @@ pub fn write_report(dir: &Path, report: &Report, curves: &Curves) -> Result<Vec<
     let json_path = dir.join("report.json");
     let json =
         serde_json::to_string_pretty(report).map_err(|e| EvalError::io(&json_path, e.into()))?;
-    std::fs::write(&json_path, json + "\n").map_err(|e| EvalError::io(&json_path, e))?;
+    let write = |path: &Path, text: &str| {
+        sightline_types::files::write_atomically(path, |w| w.write_all(text.as_bytes()))
+            .map_err(|e| EvalError::io(path, e))
+    };
+    write(&json_path, &(json + "\n"))?;
     let mut written = vec![json_path];
     let plots = match crate::plot::draw_all(dir, report, curves) {
         Ok(p) => p,
@@ -131,7 +135,7 @@ pub fn write_report(dir: &Path, report: &Report, curves: &Curves) -> Result<Vec<
         }
     }
     let md_path = dir.join("report.md");
-    std::fs::write(&md_path, md).map_err(|e| EvalError::io(&md_path, e))?;
+    write(&md_path, &md)?;
     written.push(md_path);
     written.extend(plots);
     Ok(written)

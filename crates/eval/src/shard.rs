@@ -4,7 +4,6 @@
 //! function of the frames sorted by id and numbers round-trip exactly through JSON, the
 //! merged report equals a single run's.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -58,17 +57,16 @@ pub struct ShardHeader {
     pub skipped: Vec<Skipped>,
 }
 
-/// Writes a shard file.
+/// Writes a shard file, whole or not at all (a killed shard is absent, not truncated).
 pub fn write(path: &Path, header: &ShardHeader, frames: &[Frame]) -> Result<()> {
-    let io = |e| EvalError::io(path, e);
-    let file = std::fs::File::create(path).map_err(io)?;
-    let mut w = std::io::BufWriter::new(file);
-    let json = |v: serde_json::Result<String>| v.map_err(|e| EvalError::io(path, e.into()));
-    writeln!(w, "{}", json(serde_json::to_string(header))?).map_err(io)?;
-    for f in frames {
-        writeln!(w, "{}", json(serde_json::to_string(f))?).map_err(io)?;
-    }
-    w.flush().map_err(io)
+    sightline_types::files::write_atomically(path, |w| {
+        writeln!(w, "{}", serde_json::to_string(header)?)?;
+        for f in frames {
+            writeln!(w, "{}", serde_json::to_string(f)?)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| EvalError::io(path, e))
 }
 
 /// Reads one shard file.

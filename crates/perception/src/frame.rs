@@ -93,6 +93,7 @@ impl Frame {
                     encoding: encoding.clone(),
                     reason,
                 };
+                pixels::check_dimensions(*width, *height).map_err(|e| bad(e.to_string()))?;
                 pixels::check_raw_size(data.len(), *step, *height)
                     .map_err(|e| bad(e.to_string()))?;
                 let format =

@@ -7,9 +7,11 @@
 //!   into r2r);
 //! - [`pixels`]: the one rule for image bytes (which codec, how large a raw image is);
 //! - [`images`]: which files of a folder are images;
+//! - [`files`]: output files written whole or not at all;
 //! - [`percentile`]: nearest-rank percentiles for every latency table.
 
 mod class;
+pub mod files;
 pub mod images;
 pub mod msgs;
 pub mod pixels;

@@ -16,6 +16,11 @@ pub enum PixelError {
         #[source]
         source: image::ImageError,
     },
+    #[error(
+        "{width}x{height} is over the limits MAX_IMAGE_SIDE = {MAX_IMAGE_SIDE} and \
+         MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}"
+    )]
+    TooLarge { width: u32, height: u32 },
     #[error("data has {len} bytes, step {step} × height {height} = {expected}")]
     RawSize {
         len: usize,
@@ -23,6 +28,25 @@ pub enum PixelError {
         height: u32,
         expected: usize,
     },
+}
+
+/// Largest image side accepted, raw or encoded (`MAX_IMAGE_SIDE`).
+pub const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest image accepted, raw or encoded (`MAX_IMAGE_PIXELS`): 40 Mpx, beyond any
+/// automotive camera; a 40-Mpx rgb8 frame is 120 MB.
+pub const MAX_IMAGE_PIXELS: u64 = 40_000_000;
+/// Most memory a decoder may allocate for one image (`MAX_DECODE_BYTES`): a 40-Mpx
+/// 16-bit RGBA PNG. The image crate's own default is 512 MiB.
+pub const MAX_DECODE_BYTES: u64 = 8 * MAX_IMAGE_PIXELS;
+
+/// Refuses an image whose header claims more than [`MAX_IMAGE_SIDE`] or
+/// [`MAX_IMAGE_PIXELS`], before anything is allocated or uploaded for it.
+pub fn check_dimensions(width: u32, height: u32) -> Result<(), PixelError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || pixels > MAX_IMAGE_PIXELS {
+        return Err(PixelError::TooLarge { width, height });
+    }
+    Ok(())
 }
 
 /// The codec of encoded image bytes, from their magic numbers.
@@ -45,12 +69,21 @@ pub fn decode(data: &[u8]) -> Result<image::RgbImage, PixelError> {
     } else {
         "png"
     };
-    image::load_from_memory_with_format(data, format)
-        .map(|img| img.into_rgb8())
-        .map_err(|source| PixelError::Decode {
-            codec: name,
-            source,
-        })
+    let failed = |source| PixelError::Decode {
+        codec: name,
+        source,
+    };
+    let reader = || image::ImageReader::with_format(std::io::Cursor::new(data), format);
+    // The header first: a bomb's claimed size is refused by name, not by the decoder.
+    let (width, height) = reader().into_dimensions().map_err(failed)?;
+    check_dimensions(width, height)?;
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_IMAGE_SIDE);
+    limits.max_image_height = Some(MAX_IMAGE_SIDE);
+    limits.max_alloc = Some(MAX_DECODE_BYTES);
+    let mut reader = reader();
+    reader.limits(limits);
+    reader.decode().map(|img| img.into_rgb8()).map_err(failed)
 }
 
 /// A raw image's data must be exactly `step × height` bytes (`sensor_msgs/Image`).
@@ -104,6 +137,52 @@ mod tests {
             decode(&junk),
             Err(PixelError::Decode { codec: "jpeg", .. })
         ));
+    }
+
+    /// A PNG header claiming `width × height` followed by a little compressed data: the
+    /// shape of a decompression bomb, without its size.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        let mut png = encode(image::ImageFormat::Png);
+        // After the 8-byte signature, IHDR: length, "IHDR" (12..16), 13 bytes of data
+        // starting with width and height (16..24), and a CRC of type + data (29..33).
+        png[16..20].copy_from_slice(&width.to_be_bytes());
+        png[20..24].copy_from_slice(&height.to_be_bytes());
+        let crc = crc32(&png[12..29]);
+        png[29..33].copy_from_slice(&crc.to_be_bytes());
+        png
+    }
+
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for &b in bytes {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 {
+                    (crc >> 1) ^ 0xEDB8_8320
+                } else {
+                    crc >> 1
+                };
+            }
+        }
+        !crc
+    }
+
+    #[test]
+    fn oversized_images_are_refused_by_their_header() {
+        // Regression (issue 13): a 100k × 100k header relied on the image crate's 512 MiB
+        // default; now the limit is ours and named.
+        let err = decode(&png_header(100_000, 100_000))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("100000x100000") && err.contains("MAX_IMAGE_PIXELS"),
+            "{err}"
+        );
+        let err = decode(&png_header(8_000, 6_000)).unwrap_err().to_string();
+        assert!(err.contains("MAX_IMAGE_PIXELS"), "{err}");
+        assert!(check_dimensions(1920, 1080).is_ok());
+        assert!(check_dimensions(20_000, 10).is_err());
+        assert!(check_dimensions(MAX_IMAGE_SIDE, MAX_IMAGE_SIDE).is_err());
     }
 
     #[test]

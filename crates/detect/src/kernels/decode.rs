@@ -11,10 +11,14 @@ use super::{cube_count, CUBE_SIZE};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 
+/// Output levels (strides) the decode kernel's metadata holds.
+pub const MAX_LEVELS: usize = 4;
+
 /// Decoding parameters for one frame.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodeParams {
-    /// Grid cells per level along x and y, with the level's stride (at most 4 levels).
+    /// Grid cells per level along x and y, with the level's stride (at most
+    /// [`MAX_LEVELS`]; the manifest is checked against it).
     pub levels: Vec<(u32, u32, u32)>,
     /// Values per anchor in the model output: 4 box + 1 objectness + classes.
     pub row_len: u32,
@@ -45,7 +49,7 @@ impl DecodeParams {
     fn meta(&self) -> Vec<u32> {
         let mut meta = Vec::with_capacity(16 + 2 * self.classes.len());
         let mut first = 0;
-        for l in 0..4 {
+        for l in 0..MAX_LEVELS {
             match self.levels.get(l) {
                 Some(&(gx, gy, stride)) => {
                     meta.extend([gx, gy, stride, first]);

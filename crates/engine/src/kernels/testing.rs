@@ -68,6 +68,14 @@ pub fn random_vec(len: usize, scale: f32) -> Vec<f32> {
     })
 }
 
+/// Random bytes, seeded like [`random_vec`].
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    RNG.with(|r| {
+        let rng = &mut r.borrow_mut().1;
+        (0..len).map(|_| rng.random()).collect()
+    })
+}
+
 /// Relative L2 error below 1e-5 and every element finite (so none was left unwritten).
 pub fn assert_close(actual: &[f32], expected: &[f32], what: &str) {
     let what = &format!("{what} (SIGHTLINE_TEST_SEED={})", seed());

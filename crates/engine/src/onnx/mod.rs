@@ -4,6 +4,7 @@
 
 mod attributes;
 mod fuse;
+pub(crate) mod limits;
 pub(crate) mod ops;
 
 use crate::proto::{self, tensor_proto::DataType, type_proto};
@@ -104,16 +105,20 @@ fn dims_of(t: &proto::TensorProto) -> Result<Vec<usize>, String> {
             t.name()
         ));
     }
-    t.dims
+    let dims = t
+        .dims
         .iter()
         .map(|&d| {
             usize::try_from(d)
                 .map_err(|_| format!("constant {:?} has negative dimension {d}", t.name()))
         })
-        .collect()
+        .collect::<Result<Vec<usize>, String>>()?;
+    limits::values(&dims).map_err(|e| format!("constant {:?}: {e}", t.name()))?;
+    Ok(dims)
 }
 
 fn check_count(name: &str, dims: &[usize], len: usize) -> Result<(), String> {
+    // `dims_of` has checked the product.
     let expected: usize = dims.iter().product();
     if expected != len {
         return Err(format!(
@@ -198,6 +203,8 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
             by_name: &by_name,
         };
         let parsed = ops::parse(&ctx)?;
+        limits::values(&parsed.output_shape)
+            .map_err(|e| ctx.unsupported(format!("output: {e}")))?;
         let [out_name] = node.output.as_slice() else {
             return Err(ctx.unsupported(format!(
                 "has {} outputs; only single-output nodes are supported",
@@ -243,18 +250,20 @@ fn static_shape(info: &proto::ValueInfoProto) -> Result<Vec<usize>, EngineError>
         return Err(bad("element type is not float32"));
     }
     let shape = tensor.shape.as_ref().ok_or_else(|| bad("no shape"))?;
-    shape
+    let dims = shape
         .dim
         .iter()
         .map(|d| match d.value {
             Some(proto::tensor_shape_proto::dimension::Value::DimValue(v)) if v > 0 => {
-                Ok(v as usize)
+                limits::dim(v, "dimension").map_err(|e| bad(&e))
             }
             _ => Err(bad(
                 "dynamic dimensions are not supported; export with a fixed input size",
             )),
         })
-        .collect()
+        .collect::<Result<Vec<usize>, EngineError>>()?;
+    limits::values(&dims).map_err(|e| bad(&e))?;
+    Ok(dims)
 }
 
 #[cfg(test)]
@@ -374,6 +383,172 @@ mod tests {
         );
         let err = error_of(&m);
         assert!(err.contains("add1") && err.contains("nowhere"), "{err}");
+    }
+
+    fn ints(name: &str, values: &[i64]) -> AttributeProto {
+        AttributeProto {
+            name: Some(name.into()),
+            r#type: Some(AttributeType::Ints as i32),
+            ints: values.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn float_tensor(name: &str, dims: &[i64], data: Vec<f32>) -> proto::TensorProto {
+        proto::TensorProto {
+            name: Some(name.into()),
+            dims: dims.to_vec(),
+            data_type: Some(DataType::Float as i32),
+            float_data: data,
+            ..Default::default()
+        }
+    }
+
+    fn int_tensor(name: &str, data: &[i64]) -> proto::TensorProto {
+        proto::TensorProto {
+            name: Some(name.into()),
+            dims: vec![data.len() as i64],
+            data_type: Some(DataType::Int64 as i32),
+            int64_data: data.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    fn with_initializers(
+        mut m: proto::ModelProto,
+        tensors: Vec<proto::TensorProto>,
+    ) -> proto::ModelProto {
+        m.graph.as_mut().expect("graph").initializer = tensors;
+        m
+    }
+
+    // Regressions for issue 13: shapes and attributes from a hostile model overflowed or
+    // sized allocations unchecked (debug builds panicked, release wrapped).
+
+    #[test]
+    fn an_initializer_too_large_to_count_is_refused() {
+        let m = with_initializers(
+            model(vec![node("Conv", "c", &["x", "w"], "y", vec![])], "y"),
+            vec![float_tensor("w", &[1 << 33, 1 << 33], vec![])],
+        );
+        let err = error_of(&m);
+        assert!(err.contains("\"w\"") && err.contains("MAX_DIM"), "{err}");
+    }
+
+    #[test]
+    fn a_conv_weight_with_a_zero_kernel_and_no_data_is_refused() {
+        // 2^40 output channels of 0×0 kernels: no values, so the count matched; the bias
+        // would have been 2^40 zeros.
+        let m = with_initializers(
+            model(vec![node("Conv", "c", &["x", "w"], "y", vec![])], "y"),
+            vec![float_tensor("w", &[1 << 40, 4, 0, 0], vec![])],
+        );
+        assert!(error_of(&m).contains("MAX_DIM"), "{}", error_of(&m));
+        let m = with_initializers(
+            model(vec![node("Conv", "c", &["x", "w"], "y", vec![])], "y"),
+            vec![float_tensor("w", &[8, 4, 0, 0], vec![])],
+        );
+        assert!(error_of(&m).contains("empty kernel"), "{}", error_of(&m));
+    }
+
+    #[test]
+    fn huge_pads_strides_and_windows_are_refused() {
+        let conv = |attrs| {
+            with_initializers(
+                model(vec![node("Conv", "c", &["x", "w"], "y", attrs)], "y"),
+                vec![float_tensor("w", &[8, 4, 3, 3], vec![0.5; 8 * 4 * 9])],
+            )
+        };
+        let big = i64::MAX;
+        let err = error_of(&conv(vec![ints("pads", &[big, big, big, big])]));
+        assert!(err.contains("pad") && err.contains("MAX_DIM"), "{err}");
+        let err = error_of(&conv(vec![ints("strides", &[big, big])]));
+        assert!(err.contains("stride") && err.contains("MAX_DIM"), "{err}");
+        let pool = |attrs| model(vec![node("MaxPool", "p", &["x"], "y", attrs)], "y");
+        let err = error_of(&pool(vec![
+            ints("kernel_shape", &[big, big]),
+            ints("pads", &[big - 1, big - 1, big - 1, big - 1]),
+        ]));
+        assert!(
+            err.contains("kernel_shape") && err.contains("MAX_DIM"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn huge_resize_scales_and_reshape_products_are_refused() {
+        let string = |name: &str, value: &str| AttributeProto {
+            name: Some(name.into()),
+            r#type: Some(AttributeType::String as i32),
+            s: Some(value.as_bytes().to_vec()),
+            ..Default::default()
+        };
+        let resize_attrs = vec![
+            string("coordinate_transformation_mode", "asymmetric"),
+            string("nearest_mode", "floor"),
+        ];
+        let m = with_initializers(
+            model(
+                vec![node("Resize", "r", &["x", "", "s"], "y", resize_attrs)],
+                "y",
+            ),
+            vec![float_tensor("s", &[4], vec![1.0, 1.0, 1e30, 1e30])],
+        );
+        let err = error_of(&m);
+        assert!(
+            err.contains("Resize") && err.contains("integer upsampling"),
+            "{err}"
+        );
+        let m = with_initializers(
+            model(vec![node("Reshape", "r", &["x", "s"], "y", vec![])], "y"),
+            vec![int_tensor("s", &[1 << 31, 1 << 31, 4, -1])],
+        );
+        let err = error_of(&m);
+        assert!(err.contains("Reshape") && err.contains("MAX_DIM"), "{err}");
+    }
+
+    #[test]
+    fn tensors_under_the_limit_that_add_up_past_it_are_refused_at_planning() {
+        // Four 1-GiB tensors alive at once (each within MAX_TENSOR_VALUES).
+        let mut m = model(
+            vec![
+                node("Concat", "c", &["x", "x", "x", "x"], "c", vec![]),
+                node("Add", "a1", &["c", "c"], "a1", vec![]),
+                node("Add", "a2", &["a1", "c"], "a2", vec![]),
+                node("Add", "a3", &["a2", "a1"], "a3", vec![]),
+                node("Add", "a4", &["a3", "c"], "y", vec![]),
+            ],
+            "y",
+        );
+        let graph = m.graph.as_mut().expect("graph");
+        graph.input = vec![value_info("x", &[1, 1024, 1024, 64])];
+        graph.node[0].attribute = vec![AttributeProto {
+            name: Some("axis".into()),
+            r#type: Some(AttributeType::Int as i32),
+            i: Some(1),
+            ..Default::default()
+        }];
+        let graph = build_graph(&m).expect("every tensor is within the limit");
+        let err = match crate::plan::plan(&graph) {
+            Ok(_) => panic!("planned more than MAX_ACTIVATION_BYTES"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("MAX_ACTIVATION_BYTES"), "{err}");
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_an_error_not_a_panic() {
+        use crate::kernels::testing;
+        for len in [0, 1, 7, 64, 1000] {
+            for _ in 0..50 {
+                let bytes = testing::random_bytes(len);
+                assert!(
+                    crate::check_model_bytes(&bytes).is_err(),
+                    "SIGHTLINE_TEST_SEED={}: {bytes:?} was accepted",
+                    testing::seed()
+                );
+            }
+        }
     }
 
     #[test]

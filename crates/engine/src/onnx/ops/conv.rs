@@ -53,6 +53,9 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
             weight.dims
         )));
     }
+    if kh == 0 {
+        return Err(ctx.unsupported(format!("weight {:?} has an empty kernel", weight.dims)));
+    }
     if kh != kw {
         return Err(ctx.unsupported(format!(
             "kernel {kh}x{kw}: only square kernels are supported"
@@ -74,14 +77,19 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     }
     let strides = attributes::ints(node, "strides").unwrap_or(vec![1, 1]);
     let stride = match strides.as_slice() {
-        [s, t] if s == t && *s > 0 => *s as usize,
+        [s, t] if s == t && *s > 0 => {
+            crate::onnx::limits::dim(*s, "stride").map_err(|e| ctx.unsupported(e))?
+        }
         _ => {
             return Err(ctx.unsupported(format!("strides {strides:?}: only equal positive strides")))
         }
     };
     let pads = attributes::ints(node, "pads").unwrap_or(vec![0; 4]);
     let (pad_top, pad_left) = match pads.as_slice() {
-        [t, l, b, r] if t == b && l == r && *t >= 0 && *l >= 0 => (*t as usize, *l as usize),
+        [t, l, b, r] if t == b && l == r => {
+            let pad = |v: i64| crate::onnx::limits::dim(v, "pad").map_err(|e| ctx.unsupported(e));
+            (pad(*t)?, pad(*l)?)
+        }
         _ => return Err(ctx.unsupported(format!("pads {pads:?}: only symmetric padding"))),
     };
     if in_height + 2 * pad_top < kh || in_width + 2 * pad_left < kw {

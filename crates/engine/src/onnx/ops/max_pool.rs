@@ -3,7 +3,7 @@
 
 use super::{NodeContext, Op, Parsed};
 use crate::kernels::pool::MaxPoolParams;
-use crate::onnx::attributes;
+use crate::onnx::{attributes, limits};
 use crate::EngineError;
 
 #[derive(Debug, Clone)]
@@ -18,14 +18,18 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
         return Err(ctx.unsupported(format!("input shape {shape:?} is not NCHW")));
     };
     let kernel = match attributes::ints(node, "kernel_shape").as_deref() {
-        Some([a, b]) if a == b && *a > 0 => *a as usize,
+        Some([a, b]) if a == b && *a > 0 => {
+            limits::dim(*a, "kernel_shape").map_err(|e| ctx.unsupported(e))?
+        }
         other => {
             return Err(ctx.unsupported(format!("kernel_shape {other:?}: only square 2-D windows")))
         }
     };
     let stride = match attributes::ints(node, "strides").as_deref() {
         None => 1,
-        Some([a, b]) if a == b && *a > 0 => *a as usize,
+        Some([a, b]) if a == b && *a > 0 => {
+            limits::dim(*a, "stride").map_err(|e| ctx.unsupported(e))?
+        }
         Some(other) => return Err(ctx.unsupported(format!("strides {other:?}"))),
     };
     let pad = match attributes::ints(node, "pads").as_deref() {

@@ -24,11 +24,12 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
                 infer = Some(i);
                 out.push(1);
             }
-            t if t > 0 => out.push(t as usize),
+            t if t > 0 => out.push(usize::try_from(t).unwrap_or(usize::MAX)),
             _ => return Err(ctx.unsupported(format!("shape {target:?}"))),
         }
     }
-    let known: usize = out.iter().product();
+    let known = crate::onnx::limits::values(&out)
+        .map_err(|e| ctx.unsupported(format!("shape {target:?}: {e}")))?;
     if let Some(i) = infer {
         if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.unsupported(format!("cannot reshape {shape:?} to {target:?}")));

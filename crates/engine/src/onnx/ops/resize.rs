@@ -46,7 +46,11 @@ pub(super) fn parse(ctx: &NodeContext) -> Result<Parsed, EngineError> {
     } else {
         return Err(ctx.unsupported("neither scales nor sizes given"));
     };
-    let integer = |f: f32| (f >= 1.0 && f.fract() == 0.0).then_some(f as usize);
+    // Bounded before the cast: `f as usize` saturates, and 1e30 × h would overflow.
+    let integer = |f: f32| {
+        (f >= 1.0 && f <= crate::onnx::limits::MAX_DIM as f32 && f.fract() == 0.0)
+            .then_some(f as usize)
+    };
     match factors.as_slice() {
         [a, b, sy, sx] if *a == 1.0 && *b == 1.0 => match (integer(*sy), integer(*sx)) {
             (Some(scale_y), Some(scale_x)) => Ok(Parsed {

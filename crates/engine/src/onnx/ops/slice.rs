@@ -85,14 +85,16 @@ fn axis_slice(dim: i64, start: i64, end: i64, step: i64) -> Option<AxisSlice> {
     } else {
         (start.clamp(0, dim - 1), end.clamp(-1, dim - 1))
     };
+    // `(span - 1) / step + 1`, not `(span + step - 1) / step`: a step near i64::MAX must
+    // not overflow.
     let len = if step > 0 {
         if end > start {
-            (end - start + step - 1) / step
+            (end - start - 1) / step + 1
         } else {
             0
         }
     } else if start > end {
-        (start - end + (-step) - 1) / (-step)
+        (start - end - 1) / step.checked_neg()? + 1
     } else {
         0
     };
@@ -117,5 +119,15 @@ mod tests {
         assert_eq!(s(10, -1, i64::MIN, -1), Some((9, -1, 10)));
         assert_eq!(s(10, 8, 2, 1), Some((8, 1, 0)));
         assert_eq!(s(10, 0, 5, 0), None);
+        // Regression (issue 13): steps and bounds at the ends of i64 overflowed.
+        assert_eq!(
+            s(416, 0, i64::MAX, i64::MAX),
+            Some((0, i64::MAX as isize, 1))
+        );
+        assert_eq!(
+            s(10, i64::MAX, i64::MIN, -i64::MAX),
+            Some((9, -i64::MAX as isize, 1))
+        );
+        assert_eq!(s(10, 5, 0, i64::MIN), None);
     }
 }
