@@ -3,12 +3,15 @@
 //!
 //! One thread reads messages in bag order and numbers them; `workers` threads decode;
 //! the iterator hands frames back in bag order (a small reorder buffer), each with its
-//! topic, per-topic index and header. Bounded channels cap memory at a few frames.
+//! topic, per-topic index and header. Memory is capped twice: bounded channels limit the
+//! frames in flight, and a byte budget ([`FrameOptions::max_bytes`]) what they weigh
+//! once decoded, so a bag of decompression bombs cannot fill memory 16 frames at a time.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crossbeam::channel::{bounded, Receiver};
 
@@ -139,6 +142,62 @@ pub fn decode_frame(raw: RawMessage) -> Result<Frame, BagError> {
     })
 }
 
+/// Default byte budget of the frames between the bag reader and the consumer
+/// (`MAX_BYTES_IN_FLIGHT`): 512 MiB, e.g. 40 decoded 1920×1080 rgb8 frames.
+pub const MAX_BYTES_IN_FLIGHT: usize = 512 << 20;
+
+/// Bytes reserved by frames on their way to the consumer. The reader reserves in bag
+/// order and the consumer releases in bag order, so the oldest frame always gets through;
+/// one frame over the whole budget still passes alone.
+struct Budget {
+    used: Mutex<usize>,
+    freed: Condvar,
+    limit: usize,
+}
+
+impl Budget {
+    /// Waits until `bytes` fit (or nothing else is in flight); `false` if stopped first.
+    fn reserve(&self, bytes: usize, stop: &AtomicBool) -> bool {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && used.saturating_add(bytes) > self.limit {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            used = self
+                .freed
+                .wait_timeout(used, Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *used += bytes;
+        true
+    }
+
+    fn release(&self, bytes: usize) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(bytes);
+        self.freed.notify_all();
+    }
+}
+
+/// What a message will weigh once decoded: its bytes, plus for a compressed image the
+/// rgb8 pixels its header claims (capped by the pixel limit, which decoding enforces).
+fn weight(raw: &RawMessage) -> usize {
+    let pixels = if &*raw.type_name == COMPRESSED {
+        raw.decode::<CompressedImage>()
+            .ok()
+            .and_then(|m| sightline_types::pixels::claimed_size(m.data))
+            .map_or(0, |(w, h)| {
+                let px =
+                    (u64::from(w) * u64::from(h)).min(sightline_types::pixels::MAX_IMAGE_PIXELS);
+                3 * px as usize
+            })
+    } else {
+        0
+    };
+    raw.data.len() + pixels
+}
+
 /// Options of [`Frames::spawn`].
 #[derive(Debug, Clone)]
 pub struct FrameOptions {
@@ -148,6 +207,8 @@ pub struct FrameOptions {
     pub workers: usize,
     /// Messages queued ahead of the consumer.
     pub queue: usize,
+    /// Bytes those messages may weigh decoded (see [`MAX_BYTES_IN_FLIGHT`]).
+    pub max_bytes: usize,
 }
 
 impl Default for FrameOptions {
@@ -157,18 +218,21 @@ impl Default for FrameOptions {
             topics: Vec::new(),
             workers,
             queue: 16,
+            max_bytes: MAX_BYTES_IN_FLIGHT,
         }
     }
 }
 
-type Numbered<T> = (u64, Result<T, BagError>);
+/// A message's number in bag order, its reserved bytes, and it.
+type Numbered<T> = (u64, usize, Result<T, BagError>);
 
 /// Decoded frames in bag order; see the module docs. Dropping it stops the threads.
 pub struct Frames {
     done: Option<Receiver<Numbered<Frame>>>,
-    pending: BTreeMap<u64, Result<Frame, BagError>>,
+    pending: BTreeMap<u64, (usize, Result<Frame, BagError>)>,
     next: u64,
     stop: Arc<AtomicBool>,
+    budget: Arc<Budget>,
     threads: Vec<JoinHandle<()>>,
     total: u64,
 }
@@ -187,13 +251,22 @@ impl Frames {
             .sum();
         let messages = bag.messages(&topics)?;
         let stop = Arc::new(AtomicBool::new(false));
+        let budget = Arc::new(Budget {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            limit: options.max_bytes,
+        });
         let (work_tx, work_rx) = bounded::<Numbered<RawMessage>>(options.queue.max(1));
         let (done_tx, done_rx) = bounded::<Numbered<Frame>>(options.queue.max(1));
         let mut threads = Vec::new();
-        let reader_stop = stop.clone();
+        let (reader_stop, reader_budget) = (stop.clone(), budget.clone());
         threads.push(std::thread::spawn(move || {
             for (seq, message) in (0u64..).zip(messages) {
-                if reader_stop.load(Ordering::Relaxed) || work_tx.send((seq, message)).is_err() {
+                let bytes = message.as_ref().map_or(0, weight);
+                if !reader_budget.reserve(bytes, &reader_stop)
+                    || reader_stop.load(Ordering::Relaxed)
+                    || work_tx.send((seq, bytes, message)).is_err()
+                {
                     break;
                 }
             }
@@ -201,8 +274,11 @@ impl Frames {
         for _ in 0..options.workers.max(1) {
             let (rx, tx) = (work_rx.clone(), done_tx.clone());
             threads.push(std::thread::spawn(move || {
-                for (seq, message) in rx {
-                    if tx.send((seq, message.and_then(decode_frame))).is_err() {
+                for (seq, bytes, message) in rx {
+                    if tx
+                        .send((seq, bytes, message.and_then(decode_frame)))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -213,6 +289,7 @@ impl Frames {
             pending: BTreeMap::new(),
             next: 0,
             stop,
+            budget,
             threads,
             total,
         })
@@ -229,16 +306,21 @@ impl Iterator for Frames {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(item) = self.pending.remove(&self.next) {
+            if let Some((bytes, item)) = self.pending.remove(&self.next) {
                 self.next += 1;
+                self.budget.release(bytes);
                 return Some(item);
             }
             match self.done.as_ref()?.recv() {
-                Ok((seq, item)) => {
-                    self.pending.insert(seq, item);
+                Ok((seq, bytes, item)) => {
+                    self.pending.insert(seq, (bytes, item));
                 }
                 // All threads finished; every number was delivered, so nothing is pending.
-                Err(_) => return self.pending.pop_first().map(|(_, item)| item),
+                Err(_) => {
+                    let (_, (bytes, item)) = self.pending.pop_first()?;
+                    self.budget.release(bytes);
+                    return Some(item);
+                }
             }
         }
     }
@@ -247,6 +329,7 @@ impl Iterator for Frames {
 impl Drop for Frames {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        self.budget.freed.notify_all();
         // Closing the result channel makes blocked workers fail their send and exit; they
         // drop the work receiver, which unblocks the reader.
         self.done = None;
@@ -287,6 +370,49 @@ mod tests {
             data: &data,
         };
         message(IMAGE, to_cdr(&msg))
+    }
+
+    #[test]
+    fn the_byte_budget_holds_back_the_reader_but_never_the_oldest_frame() {
+        let budget = Arc::new(Budget {
+            used: Mutex::new(0),
+            freed: Condvar::new(),
+            limit: 100,
+        });
+        let stop = AtomicBool::new(false);
+        // Alone, a frame over the whole budget passes.
+        assert!(budget.reserve(250, &stop));
+        let (b, started) = (budget.clone(), std::time::Instant::now());
+        let waiter = std::thread::spawn(move || {
+            let stop = AtomicBool::new(false);
+            assert!(b.reserve(10, &stop));
+            started.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        budget.release(250);
+        let waited = waiter.join().unwrap();
+        assert!(waited >= Duration::from_millis(250), "{waited:?}");
+        assert_eq!(*budget.used.lock().unwrap(), 10);
+        // A stopped reader gives up instead of waiting for ever.
+        stop.store(true, Ordering::Relaxed);
+        assert!(!budget.reserve(95, &stop));
+    }
+
+    #[test]
+    fn a_compressed_frame_weighs_its_claimed_pixels() {
+        let img = image::RgbImage::from_fn(64, 32, |x, _| image::Rgb([x as u8, 0, 0]));
+        let mut png = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut png, image::ImageFormat::Png).unwrap();
+        let png = png.into_inner();
+        let msg = CompressedImage {
+            header: Header::default(),
+            format: "png".into(),
+            data: &png,
+        };
+        let raw = message(COMPRESSED, to_cdr(&msg));
+        assert_eq!(weight(&raw), raw.data.len() + 64 * 32 * 3);
+        let raw = image(24);
+        assert_eq!(weight(&raw), raw.data.len());
     }
 
     /// The node's rule: exactly step × height bytes, neither fewer nor more.

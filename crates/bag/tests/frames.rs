@@ -18,11 +18,14 @@ fn frames_come_in_bag_order_with_their_pixels() {
             .iter()
             .filter(|m| m["type"] != "sensor_msgs/msg/CameraInfo")
             .collect();
-        for workers in [1, 3] {
+        // Three workers under a one-byte budget: one frame in flight at a time, still
+        // every frame, in order.
+        for (workers, max_bytes) in [(1, sightline_bag::frames::MAX_BYTES_IN_FLIGHT), (3, 1)] {
             let options = FrameOptions {
                 topics: vec![],
                 workers,
                 queue: 2,
+                max_bytes,
             };
             let frames = Frames::spawn(&bag, &options).unwrap();
             assert_eq!(frames.total(), want.len() as u64);
@@ -69,6 +72,7 @@ fn frames_come_in_bag_order_with_their_pixels() {
                 topics: vec![],
                 workers: 2,
                 queue: 1,
+                ..FrameOptions::default()
             },
         )
         .unwrap();

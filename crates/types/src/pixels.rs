@@ -61,6 +61,15 @@ pub fn codec(data: &[u8]) -> Result<image::ImageFormat, PixelError> {
     }
 }
 
+/// Width and height that encoded bytes' header claims, without decoding; `None` when
+/// the bytes are not a readable jpeg or png header.
+pub fn claimed_size(data: &[u8]) -> Option<(u32, u32)> {
+    let format = codec(data).ok()?;
+    image::ImageReader::with_format(std::io::Cursor::new(data), format)
+        .into_dimensions()
+        .ok()
+}
+
 /// Decodes jpeg or png bytes to tightly packed rgb8 (grey and alpha sources converted).
 pub fn decode(data: &[u8]) -> Result<image::RgbImage, PixelError> {
     let format = codec(data)?;
