@@ -175,4 +175,42 @@ mod tests {
             );
         }
     }
+
+    /// The rewrite `onnx::fuse` makes of SPP: pools of 5 run on the device one after
+    /// another give the direct 9- and 13-windows, borders included.
+    #[test]
+    fn cascaded_pools_equal_the_large_windows() {
+        let bed = TestBed::new();
+        let (channels, h, w) = (3, 13, 11);
+        let pool = |kernel: usize| MaxPoolParams {
+            batch: 1,
+            channels,
+            in_height: h,
+            in_width: w,
+            kernel,
+            stride: 1,
+            pad: kernel / 2,
+        };
+        let view = TensorView::contiguous(channels, h * w);
+        let input = random_vec(channels * h * w, 10.0);
+        let mut current = bed.poisoned(channels * h * w);
+        launch(
+            &bed.client,
+            &pool(5),
+            &view,
+            &bed.upload(&input),
+            &view,
+            &current,
+        );
+        for direct in [9, 13] {
+            let out = bed.poisoned(channels * h * w);
+            launch(&bed.client, &pool(5), &view, &current, &view, &out);
+            assert_close(
+                &bed.download(&out),
+                &reference(&pool(direct), &input),
+                &format!("5-window cascade for {direct}"),
+            );
+            current = out;
+        }
+    }
 }

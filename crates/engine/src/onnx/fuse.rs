@@ -13,7 +13,49 @@ pub(crate) fn fuse(graph: &mut Graph) {
     fuse_sigmoid(graph);
     fuse_residual_add(graph);
     fold_space_to_depth(graph);
+    cascade_max_pools(graph);
     remove_dead(graph);
+}
+
+/// Same-size max pools of one input (YOLOX's SPP: 5, 9 and 13) as a cascade: a window
+/// of `k` is a window of `k - j + 1` over the pool of `j`, exactly (padding never wins
+/// the max, so borders agree too). 5 + 5 + 5 windows read 75 values an output where 5 +
+/// 9 + 13 read 275.
+fn cascade_max_pools(graph: &mut Graph) {
+    let same_size = |op: &Op| match op {
+        Op::MaxPool(m) => {
+            let p = &m.params;
+            (p.stride == 1 && p.kernel % 2 == 1 && 2 * p.pad + 1 == p.kernel).then_some(p.kernel)
+        }
+        _ => None,
+    };
+    let mut pooled: Vec<ValueId> = graph
+        .nodes
+        .iter()
+        .filter(|n| same_size(&n.op).is_some())
+        .map(|n| n.inputs[0])
+        .collect();
+    pooled.dedup();
+    for x in pooled {
+        // This input's pools, in execution order; each must be larger than the last.
+        let pools: Vec<(usize, usize)> = (0..graph.nodes.len())
+            .filter(|&i| graph.nodes[i].inputs[0] == x)
+            .filter_map(|i| same_size(&graph.nodes[i].op).map(|k| (i, k)))
+            .collect();
+        if pools.len() < 2 || pools.windows(2).any(|w| w[1].1 <= w[0].1) {
+            continue;
+        }
+        for w in pools.windows(2) {
+            let ((smaller, j), (larger, k)) = (w[0], w[1]);
+            let source = graph.nodes[smaller].output;
+            let node = &mut graph.nodes[larger];
+            if let Op::MaxPool(m) = &mut node.op {
+                m.params.kernel = k - j + 1;
+                m.params.pad = (k - j) / 2;
+            }
+            node.inputs[0] = source;
+        }
+    }
 }
 
 fn consumers(graph: &Graph, v: ValueId) -> Vec<usize> {

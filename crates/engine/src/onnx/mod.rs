@@ -552,6 +552,48 @@ mod tests {
     }
 
     #[test]
+    fn spp_pools_become_a_cascade_of_fives() {
+        let pool = |name: &str, k: i64| {
+            node(
+                "MaxPool",
+                name,
+                &["x"],
+                name,
+                vec![
+                    ints("kernel_shape", &[k, k]),
+                    ints("pads", &[k / 2, k / 2, k / 2, k / 2]),
+                    ints("strides", &[1, 1]),
+                ],
+            )
+        };
+        let mut concat = node("Concat", "cat", &["x", "p5", "p9", "p13"], "y", vec![]);
+        concat.attribute = vec![AttributeProto {
+            name: Some("axis".into()),
+            r#type: Some(AttributeType::Int as i32),
+            i: Some(1),
+            ..Default::default()
+        }];
+        let m = model(
+            vec![pool("p5", 5), pool("p9", 9), pool("p13", 13), concat],
+            "y",
+        );
+        let graph = build_graph(&m).expect("graph");
+        let pools: Vec<(usize, usize, ValueId)> = graph
+            .nodes
+            .iter()
+            .filter_map(|n| match &n.op {
+                Op::MaxPool(p) => Some((p.params.kernel, p.params.pad, n.inputs[0])),
+                _ => None,
+            })
+            .collect();
+        let outputs: Vec<ValueId> = graph.nodes.iter().map(|n| n.output).collect();
+        assert_eq!(
+            pools,
+            vec![(5, 2, graph.input), (5, 2, outputs[0]), (5, 2, outputs[1])]
+        );
+    }
+
+    #[test]
     fn sigmoid_times_input_fuses_into_silu() {
         let m = model(
             vec![
