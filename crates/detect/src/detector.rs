@@ -325,7 +325,7 @@ impl Detector {
 
 /// Uploads the image's bytes (the rows it uses), packed into u32 words; returns the
 /// buffer and its length in words.
-fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
+pub(crate) fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
     let used = image.step() * (image.height() as usize - 1)
         + image.width() as usize * image.format().channels();
     let words = letterbox::pack_bytes(&image.data()[..used]);

@@ -7,10 +7,11 @@
 //! `docs/accuracy.md`):
 //! - a box whose short side is under [`MIN_SHORT_PX`] or long side under
 //!   [`MIN_LONG_PX`] pixels is [`LightState::Unknown`] (score 0): too few pixels per lamp;
-//! - in an upright housing (taller than wide) red lamps are in the upper half and green
-//!   ones in the lower half: red mass in the lower half and green mass in the upper half
-//!   count [`OFF_ZONE_WEIGHT`] only (glare, reflections, a red-brown housing). Sideways
-//!   housings put red left in some countries and right in others: no zones there;
+//! - in an upright housing (taller than wide) the red lamp is on top, yellow in the
+//!   middle, green below: mass of a colour outside its lamp's zone ([`Zones`]) counts
+//!   less (glare, reflections, a red-brown housing, an amber lamp whose hue leans red).
+//!   Sideways housings put red left in some countries and right in others: no zones
+//!   there;
 //! - the colour with the most mass wins if its mass is at least [`MIN_LIT_MASS`] per
 //!   sample (an unlit or grey light has none: unknown), with `state_score` its share of
 //!   the three masses.
@@ -25,9 +26,30 @@ use sightline_types::{LightReading, LightState};
 pub const MIN_SHORT_PX: f32 = 5.0;
 /// Boxes shorter than this (pixels, the long side) are too small to judge.
 pub const MIN_LONG_PX: f32 = 12.0;
-/// Weight of red mass in the lower half, and green mass in the upper half, of an
-/// upright housing.
-pub const OFF_ZONE_WEIGHT: f32 = 0.1;
+/// Where each lamp sits in an upright housing, as a fraction of its height from the top,
+/// and what a colour's mass outside its zone counts.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Zones {
+    /// Red counts fully above this.
+    pub red_to: f32,
+    /// Yellow counts fully between this and `1 - yellow_from`.
+    pub yellow_from: f32,
+    /// Green counts fully below this.
+    pub green_from: f32,
+    /// Weight of red or green mass outside its zone.
+    pub off_weight: f32,
+    /// Weight of yellow mass outside its zone (the middle lamp's glow reaches far).
+    pub yellow_off_weight: f32,
+}
+
+/// The zones, tuned on the tuning half of the crops.
+pub const ZONES: Zones = Zones {
+    red_to: 0.4,
+    yellow_from: 0.2,
+    green_from: 0.5,
+    off_weight: 0.1,
+    yellow_off_weight: 0.3,
+};
 /// Least mass (`s · v²` summed over lit samples, per sample) of the winning colour.
 pub const MIN_LIT_MASS: f32 = 0.001;
 
@@ -45,16 +67,14 @@ pub const MASKS: Masks = Masks {
 /// The state from one box's `PER_BOX` colour masses (kernel output or reference).
 pub fn decide(masses: &[f32], upright: bool) -> LightReading {
     let mut total = [0.0f32; 3];
+    let z = ZONES;
     for (row, m) in masses.chunks_exact(3).enumerate() {
-        let upper = (row as f32 + 0.5) / (LONG as f32) < 0.5;
-        let (red_w, green_w) = match (upright, upper) {
-            (false, _) => (1.0, 1.0),
-            (true, true) => (1.0, OFF_ZONE_WEIGHT),
-            (true, false) => (OFF_ZONE_WEIGHT, 1.0),
-        };
-        total[0] += m[0] * red_w;
-        total[1] += m[1];
-        total[2] += m[2] * green_w;
+        let at = (row as f32 + 0.5) / (LONG as f32);
+        let weight = |inside: bool, off: f32| if inside || !upright { 1.0 } else { off };
+        total[0] += m[0] * weight(at < z.red_to, z.off_weight);
+        let middle = at > z.yellow_from && at < 1.0 - z.yellow_from;
+        total[1] += m[1] * weight(middle, z.yellow_off_weight);
+        total[2] += m[2] * weight(at > z.green_from, z.off_weight);
     }
     let samples = (LONG * SHORT) as f32;
     let (best, mass) = total
@@ -215,6 +235,18 @@ impl Detector {
             readings[i] = decide(&values[k * PER_BOX..(k + 1) * PER_BOX], b[3] >= b[2]);
         }
         Ok(readings)
+    }
+
+    /// The state of each box `[x1, y1, x2, y2]` of an image that is not on the device
+    /// yet (eval's crops): uploads it, then as [`Detector::light_states`].
+    pub fn light_states_of(
+        &mut self,
+        image: &ImageView,
+        boxes: &[[f32; 4]],
+    ) -> Result<Vec<LightReading>, DetectError> {
+        self.sources = vec![crate::detector::upload(self.gpu().client(), image)];
+        let lights: Vec<(usize, [f32; 4])> = boxes.iter().map(|&b| (0, b)).collect();
+        self.light_states(std::slice::from_ref(image), &lights)
     }
 }
 
