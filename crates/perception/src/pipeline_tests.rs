@@ -131,10 +131,9 @@ fn lights_get_a_state_small_ones_unknown_other_classes_none() {
         score: 0.8,
         bbox,
     };
-    let mut detector = FakeDetector::default();
     // The housing; a 4-pixel-wide sliver of it (too small to judge); the same red
     // lamp reported as a stop sign; and a light below the 0.3 threshold.
-    detector.lights = vec![
+    let lights = vec![
         light([100.0, 50.0, 120.0, 110.0]),
         light([104.0, 50.0, 108.0, 110.0]),
         Detection {
@@ -147,6 +146,10 @@ fn lights_get_a_state_small_ones_unknown_other_classes_none() {
             ..light([100.0, 50.0, 120.0, 110.0])
         },
     ];
+    let detector = FakeDetector {
+        lights,
+        ..FakeDetector::default()
+    };
     let mut cam = camera("/cam0");
     cam.draw = true;
     let mut p = Pipeline::new(detector, vec![cam]);
