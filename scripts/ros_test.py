@@ -9,6 +9,9 @@ the node). Starts the node with launch/params/sightline.yaml, publishes images f
   - Detection2DArray / Detection3DArray carry the source stamp and frame, and find the
     KITTI 000000 pedestrian (2D box and 3D position vs. the KITTI label) and the stop
     signs of the roadsign images (vs. their VOC boxes);
+  - a lit red traffic light (roadsign/road10.png) carries a second result
+    `traffic_light.red` after `traffic_light`, no other class has one, and
+    /diagnostics counts it (traffic_lights.red);
   - /diagnostics arrive; garbage frames are counted and the node keeps answering;
   - `sightline bench --ros` measures the running node (stamp -> detections received);
   - overload at 3x the node's throughput: answers keep coming for the newest frames,
