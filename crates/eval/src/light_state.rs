@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sightline_types::LightState;
 
 use crate::error::{EvalError, Result};
@@ -68,21 +68,21 @@ pub fn load_crops(dir: &Path) -> Result<Vec<(PathBuf, LightState)>> {
 }
 
 /// Recall of one true state.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateRecall {
     pub recall: f64,
     pub n: usize,
 }
 
 /// Rows: the true state, columns: the classified one, both in `labels` order.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Confusion {
     pub labels: Vec<LightState>,
     pub matrix: Vec<Vec<usize>>,
 }
 
 /// `traffic_light_state` of `report.json`.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StateReport {
     pub n: usize,
     pub accuracy: f64,
@@ -339,5 +339,48 @@ mod tests {
         std::fs::create_dir(dir.path().join("amber")).expect("mkdir");
         let err = load_crops(dir.path()).expect_err("amber");
         assert!(err.to_string().contains("amber"), "{err}");
+    }
+
+    #[test]
+    fn matched_lights_of_a_detection_set_are_scored_by_state() {
+        use crate::{Class, DatasetKind, Detection, EvalOptions, Frame, GtObject};
+        let gt = |bbox: [f64; 4], state| GtObject {
+            label: "0".into(),
+            class: Some(Class::TrafficLight),
+            bbox,
+            area: (bbox[2] - bbox[0]) * (bbox[3] - bbox[1]),
+            iscrowd: false,
+            ignore: false,
+            kitti: None,
+            state: Some(state),
+        };
+        let det = |bbox, score, state| Detection {
+            class: Class::TrafficLight,
+            score,
+            bbox,
+            position: None,
+            range_m: None,
+            state: Some(state),
+        };
+        let (a, b) = ([10.0, 10.0, 20.0, 40.0], [50.0, 10.0, 60.0, 40.0]);
+        let frames = [Frame {
+            id: "f".into(),
+            gt: vec![gt(a, LightState::Red), gt(b, LightState::Green)],
+            dets: vec![
+                det(a, 0.9, LightState::Red),
+                det(b, 0.8, LightState::Yellow),
+                // unmatched: no state sample
+                det([100.0, 10.0, 110.0, 40.0], 0.9, LightState::Red),
+            ],
+        }];
+        let opts = EvalOptions {
+            operating_threshold: 0.3,
+        };
+        let (report, _) = crate::evaluate(&frames, DatasetKind::Yolo, &[], &opts);
+        let states = report.traffic_light_state.expect("states");
+        assert_eq!((states.n, states.accuracy), (2, 0.5));
+        let m = &states.confusion.matrix;
+        assert_eq!(m[LightState::Green.index()][LightState::Yellow.index()], 1);
+        assert_eq!(report.classes[&Class::TrafficLight].tp, 2);
     }
 }
