@@ -292,11 +292,8 @@ mod tests {
         let client = gpu.client();
         let mut checked = 0;
         for state in ["red", "yellow", "green"] {
-            let mut files: Vec<_> = std::fs::read_dir(crops_dir().join(state))
-                .expect("crops folder")
-                .map(|e| e.expect("entry").path())
-                .collect();
-            files.sort();
+            // The image files only (the shared folders hold a .DS_Store too), sorted.
+            let files = sightline_types::images::list(&crops_dir().join(state)).expect("crops");
             for _ in 0..4 {
                 let path = &files[rng.random_range(0..files.len())];
                 let rgb = image::open(path).expect("crop").to_rgb8();
