@@ -144,11 +144,10 @@ pub fn classify_host(image: &ImageView, bbox: [f32; 4]) -> LightReading {
     }
 }
 
-/// The device buffers of one call: boxes and masses, kept for the next call.
+/// The masses buffer, kept for the next call (grown to a power of two of boxes).
 #[derive(Default)]
 pub(crate) struct StateBuffers {
     capacity: usize,
-    boxes: Option<Handle>,
     masses: Option<Handle>,
 }
 
@@ -186,6 +185,17 @@ impl Detector {
                 continue;
             }
             if let Some(b) = pixel_box(bbox, view.width(), view.height()) {
+                // The kernel reads unchecked: the box's last pixel must be inside the bytes
+                // uploaded for this image (a view of another size would not be).
+                let src = source(view);
+                let end = (b[1] + b[3] - 1) as usize * src.step as usize
+                    + (b[0] + b[2]) as usize * src.channels as usize;
+                if end > self.sources[image].1 * 4 {
+                    return Err(DetectError::Device(format!(
+                        "light {i}: box {b:?} reaches past the {} bytes uploaded for image {image}",
+                        self.sources[image].1 * 4
+                    )));
+                }
                 jobs.push((i, image, b));
             }
         }
@@ -204,7 +214,6 @@ impl Detector {
         let mut padded = flat;
         padded.resize(buffers.capacity * 4, 0);
         let boxes = client.create_from_slice(u32::as_bytes(&padded));
-        buffers.boxes = Some(boxes.clone());
         let Some(masses) = buffers.masses.clone() else {
             return Err(DetectError::Device("no traffic-light buffer".into()));
         };
