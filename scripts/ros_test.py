@@ -9,6 +9,9 @@ the node). Starts the node with launch/params/sightline.yaml, publishes images f
   - Detection2DArray / Detection3DArray carry the source stamp and frame, and find the
     KITTI 000000 pedestrian (2D box and 3D position vs. the KITTI label) and the stop
     signs of the roadsign images (vs. their VOC boxes);
+  - a lit red traffic light (roadsign/road10.png) carries a second result
+    `traffic_light.red` after `traffic_light`, no other class has one, and
+    /diagnostics counts it (traffic_lights.red);
   - /diagnostics arrive; garbage frames are counted and the node keeps answering;
   - `sightline bench --ros` measures the running node (stamp -> detections received);
   - overload at 3x the node's throughput: answers keep coming for the newest frames,
@@ -324,6 +327,7 @@ def main():
         if RESULTS[-1][1]:
             front_rgb8_kitti(ctx)
             front_bgr8_stop_signs(ctx)
+            traffic_light_state(ctx)
             rear_jpeg(ctx)
             garbage(ctx)
             diagnostics(ctx)
@@ -432,6 +436,28 @@ def front_bgr8_stop_signs(ctx):
         hits += stop_sign_hits(answer, labels)
     check(hits >= 5, f"stop signs found in {hits}/6 images")
     return f"stop signs found in {hits}/6 images"
+
+
+@case("lit traffic light on /camera/front: a traffic_light.<state> hypothesis after traffic_light")
+def traffic_light_state(ctx):
+    # roadsign/road10.png: one lit red light (YOLOX scores it 0.86, the state kernel red).
+    peer = ctx["peer"]
+    rgb = PILImage.open(os.path.join(ctx["shared"], "data/roadsign/images/road10.png")).convert("RGB")
+    _, ((d2, _), (d3, _)) = send_and_wait(peer, lambda: peer.publish_raw(rgb, "rgb8", "roadsign"), "/camera/front", 60)
+    lights = [d for d in d2.detections if d.results[0].hypothesis.class_id == "traffic_light"]
+    check(lights, "no traffic light detected in road10.png")
+    states = [d.results[1].hypothesis for d in lights if len(d.results) >= 2]
+    check(len(states) == len(lights), "a traffic light without a state hypothesis")
+    names = [h.class_id for h in states]
+    check(all(n in ("traffic_light.red", "traffic_light.yellow", "traffic_light.green", "traffic_light.unknown")
+              for n in names), f"state hypotheses {names}")
+    check("traffic_light.red" in names, f"the red light reads {names}")
+    check(all(0.0 <= h.score <= 1.0 for h in states), f"state scores {[h.score for h in states]}")
+    others = [d for d in d2.detections if d.results[0].hypothesis.class_id != "traffic_light"]
+    check(all(len(d.results) == 1 for d in others), "a state on another class")
+    ok = wait_until(lambda: int((peer.last_status("/camera/front")[0] or {}).get("traffic_lights.red", "0")) >= 1, 5)
+    check(ok, "/diagnostics does not count the red light")
+    return f"{len(lights)} light(s): {names}"
 
 
 def jpeg_bytes(path, quality=90):

@@ -40,7 +40,14 @@ fn bench_writes_the_report_and_the_plot_with_peers() {
         .iter()
         .map(|s| s[0].as_str().unwrap())
         .collect();
-    for stage in ["upload", "preprocess", "inference", "postprocess", "total"] {
+    for stage in [
+        "upload",
+        "preprocess",
+        "inference",
+        "postprocess",
+        "state",
+        "total",
+    ] {
         assert!(stages.contains(&stage), "{stage} missing from {stages:?}");
     }
     assert_eq!(report["frames"], 2);

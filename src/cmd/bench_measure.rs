@@ -35,11 +35,12 @@ impl Stats {
     }
 }
 
-pub const STAGES: [&str; 6] = [
+pub const STAGES: [&str; 7] = [
     "upload",
     "preprocess",
     "inference",
     "postprocess",
+    "state",
     "localization",
     "total",
 ];
@@ -60,6 +61,7 @@ pub fn stages(
             d.preprocess,
             d.inference,
             d.postprocess,
+            t.state,
             t.localize,
             start.elapsed(),
         ];

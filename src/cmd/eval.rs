@@ -40,7 +40,8 @@ struct MergeArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// kitti:DIR, yolo:DIR, voc:DIR or coco:FILE.
+    /// kitti:DIR, yolo:DIR, voc:DIR or coco:FILE; or tlstate:DIR (traffic-light crops
+    /// in red/, yellow/, green/: state accuracy only).
     #[arg(long)]
     dataset: Option<String>,
     /// Score detections from this JSONL file (the `sightline detect` schema) instead of
@@ -89,6 +90,12 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
     let Some(spec) = a.dataset.as_deref() else {
         bail!("--dataset is required (kitti:DIR, yolo:DIR, voc:DIR or coco:FILE)");
     };
+    if let Some(dir) = spec.strip_prefix("tlstate:") {
+        let Some(report) = &a.report else {
+            bail!("--report DIR is required");
+        };
+        return crate::cmd::eval_state::run(std::path::Path::new(dir), &a.detector, report);
+    }
     let spec: DatasetSpec = spec.parse()?;
     let shard = a
         .shard

@@ -53,6 +53,7 @@ pub fn detect(
                     bbox: o.detection.bbox.map(f64::from),
                     position: loc.map(|l| [l.position.x, l.position.y, l.position.z]),
                     range_m: loc.map(|l| l.range_m),
+                    state: o.state.map(|s| s.state),
                 }
             })
             .collect();

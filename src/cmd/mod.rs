@@ -6,6 +6,7 @@ pub mod bench_report;
 pub mod detect;
 pub mod eval;
 pub mod eval_run;
+pub mod eval_state;
 pub mod node;
 pub mod replay;
 pub mod replay_out;

@@ -57,6 +57,10 @@ pub struct Detector {
     decode_template: decode::DecodeParams,
     model_path: PathBuf,
     startup: Duration,
+    /// The last batch's uploaded images (buffer, words): the traffic-light state reads
+    /// its boxes from them (`crate::tl_state`).
+    pub(crate) sources: Vec<(Handle, usize)>,
+    pub(crate) state_buffers: crate::tl_state::StateBuffers,
 }
 
 impl Detector {
@@ -123,6 +127,8 @@ impl Detector {
             decode_template,
             model_path,
             startup: Duration::ZERO,
+            sources: Vec::new(),
+            state_buffers: Default::default(),
         };
         let blank = vec![0u8; 3 * 64 * 48];
         let warm = ImageView::new(64, 48, 3 * 64, crate::PixelFormat::Rgb8, &blank)?;
@@ -215,6 +221,7 @@ impl Detector {
         }
         gpu.sync()?;
         times.inference = clock.elapsed();
+        self.sources = sources;
 
         let clock = Instant::now();
         let detections = images
@@ -252,6 +259,7 @@ impl Detector {
         lap(&mut times.upload, &gpu)?;
         let lb = letterbox::Letterbox::new(image, &self.manifest.input);
         letterbox::launch(client, &lb, &src, words, self.model.input_buffer());
+        self.sources = vec![(src, words)];
         lap(&mut times.preprocess, &gpu)?;
         Ok(lb)
     }
@@ -317,7 +325,7 @@ impl Detector {
 
 /// Uploads the image's bytes (the rows it uses), packed into u32 words; returns the
 /// buffer and its length in words.
-fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
+pub(crate) fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
     let used = image.step() * (image.height() as usize - 1)
         + image.width() as usize * image.format().channels();
     let words = letterbox::pack_bytes(&image.data()[..used]);

@@ -1,5 +1,6 @@
 //! YOLOX detection on top of `sightline-engine`: model manifests, on-device
-//! pre-processing (letterbox) and decoding, class-aware NMS.
+//! pre-processing (letterbox) and decoding, class-aware NMS, and the state of each
+//! traffic light (`tl_state`, HSV colour masses on the device).
 //!
 //! Image bytes in, [`Detection`]s out, in original-image pixels. Knows nothing of ROS,
 //! bags or files.
@@ -9,6 +10,7 @@ mod image;
 pub mod kernels;
 pub mod manifest;
 pub mod nms;
+pub mod tl_state;
 
 pub use detector::{Detector, DetectorConfig, StageTimes};
 pub use image::{ImageView, PixelFormat};
@@ -18,7 +20,7 @@ pub use sightline_engine::DeviceChoice;
 use std::path::PathBuf;
 
 /// The object classes Sightline reports (shared with the crates without the GPU stack).
-pub use sightline_types::Class;
+pub use sightline_types::{Class, LightReading, LightState};
 
 /// One detected object; `bbox` is `[x1, y1, x2, y2]` in original-image pixels.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -1,6 +1,6 @@
 //! Detections in the `sightline detect` JSONL schema, one per line:
 //! `{"image": "<file stem>", "class": "pedestrian", "score": 0.87, "box": [x1, y1, x2, y2]}`
-//! plus optional `"position": [x, y, z]` and `"range_m"`; other fields (`"method"`,
+//! plus optional `"position": [x, y, z]`, `"range_m"` and `"state"`; other fields (`"method"`,
 //! replay's stamps…) are ignored.
 
 use std::collections::BTreeMap;
@@ -23,6 +23,8 @@ struct Raw {
     position: Option<[f64; 3]>,
     #[serde(default)]
     range_m: Option<f64>,
+    #[serde(default)]
+    state: Option<sightline_types::LightState>,
 }
 
 /// The frame id a detection's `image` refers to: the stem if it looks like a path.
@@ -69,6 +71,7 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Vec<Detection>>
                 bbox: b,
                 position: raw.position,
                 range_m: raw.range_m,
+                state: raw.state,
             });
     }
     Ok(out)

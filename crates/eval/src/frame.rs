@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::class::Class;
+use sightline_types::LightState;
 
 /// One labeled object of a frame, in image pixels.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,9 @@ pub struct GtObject {
     /// KITTI `label_2` attributes, for difficulty filtering and range error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kitti: Option<KittiAttrs>,
+    /// A traffic light's labelled state (YOLO sets whose names are states).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<LightState>,
 }
 
 /// The KITTI label columns the metrics use.
@@ -56,6 +60,9 @@ pub struct Detection {
     pub position: Option<[f64; 3]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range_m: Option<f64>,
+    /// A traffic light's classified state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<LightState>,
 }
 
 /// Ground truth and detections of one image.

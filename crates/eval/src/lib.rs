@@ -4,7 +4,8 @@
 //! detect` JSONL) become [`Frame`]s; [`evaluate`] turns frames into a [`Report`] with
 //! COCO AP as pycocotools computes it, KITTI's easy/moderate/hard AP as its devkit does,
 //! precision/recall at an operating threshold and range error; [`write_report`] writes
-//! `report.json`, `report.md` and plots. Frames can be split into shards and merged
+//! `report.json`, `report.md` and plots; [`light_state`] scores traffic-light states.
+//! Frames can be split into shards and merged
 //! with an identical result. Nothing here runs a detector: the crate stays free of the
 //! GPU stack.
 
@@ -13,6 +14,7 @@ mod dataset;
 pub mod detections;
 mod error;
 mod frame;
+pub mod light_state;
 pub mod metrics;
 mod output;
 mod plot;

@@ -122,6 +122,12 @@ pub fn write_report(dir: &Path, report: &Report, curves: &Curves) -> Result<Vec<
     };
     let mut md = String::from("# Evaluation report\n\n");
     md.push_str(&markdown_table(report));
+    if let Some(states) = &report.traffic_light_state {
+        md.push_str(
+            "\n## Traffic-light state of matched lights (IoU 0.5, operating threshold)\n\n",
+        );
+        md.push_str(&states.markdown());
+    }
     if !plots.is_empty() {
         md.push_str("\n## Plots\n\n");
         for p in &plots {

@@ -1,6 +1,7 @@
 //! From frames to a [`Report`]: COCO AP, operating-point precision/recall, KITTI
 //! difficulties and range error. A pure function of the frames sorted by id.
 
+use crate::light_state::{StateReport, StateSample};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +65,9 @@ pub struct Report {
     pub kitti: Option<BTreeMap<Class, BTreeMap<Difficulty, Option<KittiAp>>>>,
     /// Range error of matched detections where 3D labels exist.
     pub range_error: BTreeMap<Class, RangeReport>,
+    /// State accuracy of the matched traffic lights (data sets with labelled states).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traffic_light_state: Option<StateReport>,
     pub skipped: Vec<Skipped>,
 }
 
@@ -92,6 +96,7 @@ pub fn evaluate(
     let mut classes = BTreeMap::new();
     let mut curves = Curves::default();
     let mut range_error = BTreeMap::new();
+    let mut states = Vec::new();
     for class in Class::ALL {
         let evals: Vec<_> = frames
             .iter()
@@ -138,6 +143,15 @@ pub fn evaluate(
                     continue;
                 };
                 tp += 1;
+                let det = &kept[e.dt_index[di]];
+                if let (Some(truth), Some(got)) = (f.gt[*gi].state, det.state) {
+                    states.push(StateSample {
+                        source: format!("{}#{gi}", f.id).into(),
+                        truth,
+                        got,
+                        score: 0.0,
+                    });
+                }
                 if let Some(k) = &f.gt[*gi].kitti {
                     match range::det_range(&kept[e.dt_index[di]]) {
                         Some(r) => pairs.push((range::true_range(k), r)),
@@ -191,6 +205,7 @@ pub fn evaluate(
         classes,
         kitti,
         range_error,
+        traffic_light_state: StateReport::new(&states),
         skipped: skipped.to_vec(),
     };
     (report, curves)

@@ -1,9 +1,11 @@
-//! Detections drawn onto an image: a class-coloured box and a "class score" label. The
+//! Detections drawn onto an image: a class-coloured box and a "class score" label; a
+//! traffic light's box takes the colour of its state and its label names the state. The
 //! node's debug image and the `--annotate` PNGs of detect and replay are this drawing.
 
+use crate::output::Object;
 use font8x8::UnicodeFonts;
 use image::{Rgb, RgbImage};
-use sightline_detect::{Class, Detection, ImageView, PixelFormat};
+use sightline_detect::{Class, ImageView, LightState, PixelFormat};
 
 /// Converts any supported pixel format to tightly packed rgb8.
 pub fn to_rgb(view: &ImageView) -> RgbImage {
@@ -29,18 +31,32 @@ pub fn colour(class: Class) -> Rgb<u8> {
     }
 }
 
-/// Draws each detection, clipped to the image.
-pub fn draw<'a>(canvas: &mut RgbImage, detections: impl IntoIterator<Item = &'a Detection>) {
+/// The box colour of a traffic light in `state`.
+pub fn state_colour(state: LightState) -> Rgb<u8> {
+    match state {
+        LightState::Red => Rgb([230, 0, 0]),
+        LightState::Yellow => Rgb([255, 235, 0]),
+        LightState::Green => Rgb([0, 220, 60]),
+        LightState::Unknown => Rgb([170, 170, 170]),
+    }
+}
+
+/// Draws each object, clipped to the image.
+pub fn draw<'a>(canvas: &mut RgbImage, objects: impl IntoIterator<Item = &'a Object>) {
     // Thicker lines and larger text on large images, so labels stay readable.
     let scale = (canvas.width().max(canvas.height()) / 640).clamp(1, 4);
-    for d in detections {
-        let c = colour(d.class);
+    for o in objects {
+        let d = &o.detection;
+        let c = o.state.map_or(colour(d.class), |s| state_colour(s.state));
         let [x1, y1, x2, y2] = d.bbox.map(|v| v.max(0.0) as u32);
         for t in 0..2 * scale {
             let (a, b) = (x2.saturating_sub(t), y2.saturating_sub(t));
             rectangle(canvas, [x1 + t, y1 + t, a, b], c);
         }
-        let label = format!("{} {:.2}", d.class, d.score);
+        let label = match o.state {
+            Some(s) => format!("{} {} {:.2}", d.class, s.state, d.score),
+            None => format!("{} {:.2}", d.class, d.score),
+        };
         let (w, h) = (label.len() as u32 * 8 * scale + 2, 8 * scale + 2);
         let ty = y1.saturating_sub(h);
         fill(canvas, [x1, ty, x1 + w, ty + h], c);
@@ -92,6 +108,19 @@ fn text(img: &mut RgbImage, x: u32, y: u32, s: &str, scale: u32, c: Rgb<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sightline_detect::{Detection, LightReading};
+
+    fn object(class: Class, bbox: [f32; 4], state: Option<LightState>) -> Object {
+        Object {
+            detection: Detection {
+                class,
+                score: 0.9,
+                bbox,
+            },
+            localization: None,
+            state: state.map(|state| LightReading { state, score: 0.8 }),
+        }
+    }
 
     #[test]
     fn bgr_and_mono_convert() {
@@ -106,11 +135,7 @@ mod tests {
     #[test]
     fn boxes_are_drawn_and_clipped() {
         let mut img = RgbImage::new(40, 30);
-        let det = Detection {
-            class: Class::StopSign,
-            score: 0.9,
-            bbox: [2.0, 14.0, 60.0, 24.0],
-        };
+        let det = object(Class::StopSign, [2.0, 14.0, 60.0, 24.0], None);
         draw(&mut img, [&det]);
         assert_eq!(img.get_pixel(2, 18), &colour(Class::StopSign));
         assert_eq!(img.get_pixel(10, 14), &colour(Class::StopSign));
@@ -119,5 +144,17 @@ mod tests {
             &Rgb([0, 0, 0]),
             "inside stays untouched"
         );
+    }
+
+    #[test]
+    fn a_light_is_drawn_in_its_state_colour() {
+        let mut img = RgbImage::new(40, 60);
+        let light = object(
+            Class::TrafficLight,
+            [5.0, 20.0, 20.0, 50.0],
+            Some(LightState::Green),
+        );
+        draw(&mut img, [&light]);
+        assert_eq!(img.get_pixel(5, 30), &state_colour(LightState::Green));
     }
 }

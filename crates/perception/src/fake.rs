@@ -1,9 +1,11 @@
 //! A detector without a device, for the tests of every crate that drives the pipeline:
 //! it calls the box of pure-white pixels a pedestrian (score 0.9) and reports a weak
-//! stop sign (0.1) in every image, which a 0.3 threshold must drop.
+//! stop sign (0.1) in every image, which a 0.3 threshold must drop, plus the
+//! [`FakeDetector::lights`] it is given. It judges lights with the host reference of the
+//! state kernel.
 
 use crate::pipeline::Detect;
-use sightline_detect::{Class, DetectError, Detection, ImageView, StageTimes};
+use sightline_detect::{Class, DetectError, Detection, ImageView, LightReading, StageTimes};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -12,6 +14,8 @@ pub struct FakeDetector {
     pub batches: Vec<usize>,
     /// How long each batch takes.
     pub delay: Duration,
+    /// Detections added to every image (traffic lights, say).
+    pub lights: Vec<Detection>,
 }
 
 impl Detect for FakeDetector {
@@ -21,10 +25,27 @@ impl Detect for FakeDetector {
     ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
         self.batches.push(images.len());
         std::thread::sleep(self.delay);
-        Ok((
-            images.iter().map(white_box).collect(),
-            StageTimes::default(),
-        ))
+        let detect = |image: &ImageView| {
+            let mut dets = white_box(image);
+            dets.extend(self.lights.iter().copied());
+            dets
+        };
+        Ok((images.iter().map(detect).collect(), StageTimes::default()))
+    }
+    fn light_states(
+        &mut self,
+        images: &[ImageView],
+        lights: &[(usize, [f32; 4])],
+    ) -> Result<Vec<LightReading>, DetectError> {
+        lights
+            .iter()
+            .map(|&(image, bbox)| {
+                let view = images
+                    .get(image)
+                    .ok_or_else(|| DetectError::Device(format!("no image {image} in the batch")))?;
+                Ok(sightline_detect::tl_state::classify_host(view, bbox))
+            })
+            .collect()
     }
     fn device_name(&self) -> String {
         "fake".into()

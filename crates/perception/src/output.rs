@@ -4,7 +4,7 @@
 
 use crate::frame::Stamp;
 use serde::Serialize;
-use sightline_detect::{Detection, StageTimes};
+use sightline_detect::{Class, Detection, LightReading, StageTimes};
 use sightline_geometry::Localization;
 use sightline_types::msgs::{
     BoundingBox2D, BoundingBox3D, Detection2D, Detection2DArray, Detection3D, Detection3DArray,
@@ -17,6 +17,8 @@ use std::time::Duration;
 pub struct Object {
     pub detection: Detection,
     pub localization: Option<Localization>,
+    /// A traffic light's state; `None` for every other class.
+    pub state: Option<LightReading>,
 }
 
 /// Wall time of each stage of a frame; device stages are the batch's.
@@ -24,6 +26,8 @@ pub struct Object {
 pub struct Times {
     pub decode: Duration,
     pub device: StageTimes,
+    /// The traffic-light state of the batch's lights (device and host).
+    pub state: Duration,
     pub localize: Duration,
 }
 
@@ -49,20 +53,32 @@ pub struct Output {
     pub times: Times,
 }
 
-fn hypothesis(d: &Detection, pose: Pose, covariance: [f64; 36]) -> Vec<ObjectHypothesisWithPose> {
-    vec![ObjectHypothesisWithPose {
+/// The class hypothesis, then for a traffic light its state as a second one,
+/// `traffic_light.<state>` with the state's score (docs/ros.md).
+fn hypothesis(obj: &Object, pose: Pose, covariance: [f64; 36]) -> Vec<ObjectHypothesisWithPose> {
+    let d = &obj.detection;
+    let mut results = vec![ObjectHypothesisWithPose {
         class_id: d.class.as_str().into(),
         score: f64::from(d.score),
         pose,
         covariance,
-    }]
+    }];
+    if let (Class::TrafficLight, Some(state)) = (d.class, obj.state) {
+        results.push(ObjectHypothesisWithPose {
+            class_id: format!("{}.{}", d.class.as_str(), state.state.as_str()),
+            score: f64::from(state.score),
+            pose,
+            covariance,
+        });
+    }
+    results
 }
 
 fn detection_2d(header: &Header, obj: &Object) -> Detection2D {
     let [x1, y1, x2, y2] = obj.detection.bbox.map(f64::from);
     Detection2D {
         header: header.clone(),
-        results: hypothesis(&obj.detection, Pose::default(), [0.0; 36]),
+        results: hypothesis(obj, Pose::default(), [0.0; 36]),
         bbox: BoundingBox2D {
             center_x: (x1 + x2) / 2.0,
             center_y: (y1 + y2) / 2.0,
@@ -88,7 +104,7 @@ fn detection_3d(header: &Header, obj: &Object) -> Option<Detection3D> {
     };
     Some(Detection3D {
         header: header.clone(),
-        results: hypothesis(&obj.detection, pose, loc.pose_covariance()),
+        results: hypothesis(obj, pose, loc.pose_covariance()),
         bbox: BoundingBox3D {
             center: pose,
             size: Point::default(),
@@ -139,6 +155,8 @@ impl Output {
                 position: loc.map(|l| [l.position.x, l.position.y, l.position.z]),
                 range_m: loc.map(|l| l.range_m),
                 method: loc.map(|l| l.method.as_str()),
+                state: obj.state.map(|s| s.state.as_str()),
+                state_score: obj.state.map(|s| s.score),
             }
         })
     }
@@ -159,6 +177,11 @@ pub struct Record<'a> {
     pub range_m: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub method: Option<&'static str>,
+    /// A traffic light's `red`, `yellow`, `green` or `unknown`; absent on other classes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_score: Option<f32>,
 }
 
 #[cfg(test)]
@@ -192,6 +215,7 @@ mod tests {
         let out = output(vec![Object {
             detection: det,
             localization: None,
+            state: None,
         }]);
         let m = out.detection_2d_array();
         assert_eq!(m.header.frame_id, "cam_optical");
@@ -210,5 +234,40 @@ mod tests {
         assert!(m3.detections.is_empty(), "not localized: left out");
         let records: Vec<_> = out.records("img").collect();
         assert_eq!((records[0].image, records[0].position), ("img", None));
+        assert_eq!(m.detections[0].results.len(), 1, "no state on a stop sign");
+    }
+
+    #[test]
+    fn a_light_carries_its_state_as_a_second_hypothesis_and_in_json() {
+        let light = Object {
+            detection: Detection {
+                class: Class::TrafficLight,
+                score: 0.7,
+                bbox: [10.0, 10.0, 20.0, 40.0],
+            },
+            localization: None,
+            state: Some(LightReading {
+                state: sightline_detect::LightState::Red,
+                score: 0.875,
+            }),
+        };
+        let out = output(vec![light]);
+        let results = &out.detection_2d_array().detections[0].results;
+        let ids: Vec<(&str, f64)> = results
+            .iter()
+            .map(|r| (r.class_id.as_str(), r.score))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("traffic_light", 0.7f32 as f64),
+                ("traffic_light.red", 0.875)
+            ]
+        );
+        let line = serde_json::to_string(&out.records("img").next().unwrap()).unwrap();
+        assert!(
+            line.contains(r#""state":"red","state_score":0.875"#),
+            "{line}"
+        );
     }
 }

@@ -7,7 +7,9 @@ use crate::annotate;
 use crate::camera::Camera;
 use crate::frame::{BadFrame, Frame, Pixels};
 use crate::output::{Object, Output, Times};
-use sightline_detect::{Class, DetectError, Detection, Detector, ImageView, StageTimes};
+use sightline_detect::{
+    Class, DetectError, Detection, Detector, ImageView, LightReading, StageTimes,
+};
 use sightline_geometry::{Localizer, TargetKind};
 use std::time::Instant;
 
@@ -18,6 +20,13 @@ pub trait Detect {
         &mut self,
         images: &[ImageView],
     ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError>;
+    /// The state of each traffic light `(image, [x1, y1, x2, y2])`, `image` indexing the
+    /// images of the last `detect_batch` (given again).
+    fn light_states(
+        &mut self,
+        images: &[ImageView],
+        lights: &[(usize, [f32; 4])],
+    ) -> Result<Vec<LightReading>, DetectError>;
     /// Name of the device, for diagnostics and reports.
     fn device_name(&self) -> String;
 }
@@ -32,6 +41,13 @@ impl Detect for Detector {
             [image] => Detector::detect_timed(self, image, true).map(|(d, t)| (vec![d], t)),
             _ => Detector::detect_batch(self, images),
         }
+    }
+    fn light_states(
+        &mut self,
+        images: &[ImageView],
+        lights: &[(usize, [f32; 4])],
+    ) -> Result<Vec<LightReading>, DetectError> {
+        Detector::light_states(self, images, lights)
     }
     fn device_name(&self) -> String {
         self.gpu().name().to_string()
@@ -135,14 +151,29 @@ impl<D: Detect> Pipeline<D> {
         if !views.is_empty() {
             match self.detector.detect_batch(&views) {
                 Ok((detections, device)) => {
+                    let t_state = Instant::now();
+                    let cameras: Vec<usize> = batch.iter().map(|&i| frames[i].0).collect();
+                    let states = self.light_states(&views, &cameras, &detections);
                     let times = Times {
                         decode,
                         device,
+                        state: t_state.elapsed(),
                         ..Times::default()
                     };
-                    for ((i, view), dets) in batch.iter().zip(&views).zip(detections) {
-                        let (camera, frame) = frames[*i];
-                        outputs[*i] = Some(self.finish(camera, frame, view, dets, times));
+                    match states {
+                        Ok(states) => {
+                            let per_image = batch.iter().zip(&views).zip(detections).zip(states);
+                            for (((i, view), dets), states) in per_image {
+                                let (camera, frame) = frames[*i];
+                                let output = self.finish(camera, frame, view, dets, states, times);
+                                outputs[*i] = Some(output);
+                            }
+                        }
+                        Err(e) => {
+                            for i in &batch {
+                                failures[*i] = Some(Failure::Detect(e.to_string()));
+                            }
+                        }
                     }
                 }
                 Err(e) => {
@@ -163,13 +194,55 @@ impl<D: Detect> Pipeline<D> {
             .collect()
     }
 
-    /// Thresholds, localizes and (if asked) draws one frame's detections.
+    /// The state of every traffic light above its camera's threshold, per image and
+    /// detection (`None` for other classes and lights below the threshold), in one
+    /// device call for the batch.
+    fn light_states(
+        &mut self,
+        views: &[ImageView],
+        cameras: &[usize],
+        detections: &[Vec<Detection>],
+    ) -> Result<Vec<Vec<Option<LightReading>>>, DetectError> {
+        let mut lights = Vec::new();
+        for (image, (dets, &camera)) in detections.iter().zip(cameras).enumerate() {
+            let thresholds = &self.cameras[camera].camera.thresholds;
+            for d in dets {
+                if d.class == Class::TrafficLight && d.score >= thresholds.get(d.class) {
+                    lights.push((image, d.bbox));
+                }
+            }
+        }
+        let mut readings = if lights.is_empty() {
+            Vec::new()
+        } else {
+            self.detector.light_states(views, &lights)?
+        }
+        .into_iter();
+        Ok(detections
+            .iter()
+            .zip(cameras)
+            .map(|(dets, &camera)| {
+                let thresholds = &self.cameras[camera].camera.thresholds;
+                dets.iter()
+                    .map(|d| {
+                        let light =
+                            d.class == Class::TrafficLight && d.score >= thresholds.get(d.class);
+                        light.then(|| readings.next()).flatten()
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Thresholds, localizes and (if asked) draws one frame's detections; `states` is the
+    /// traffic-light state of each detection.
     fn finish(
         &mut self,
         camera: usize,
         frame: &Frame,
         view: &ImageView,
         detections: Vec<Detection>,
+        states: Vec<Option<LightReading>>,
         mut times: Times,
     ) -> Output {
         let t_loc = Instant::now();
@@ -197,20 +270,23 @@ impl<D: Detect> Pipeline<D> {
         let mut unlocalized = 0;
         let objects: Vec<Object> = detections
             .into_iter()
-            .filter(|d| d.score >= cam.thresholds.get(d.class))
-            .map(|detection| {
+            .zip(states)
+            .filter(|(d, _)| d.score >= cam.thresholds.get(d.class))
+            .map(|(detection, state)| {
                 let localization = localizer.and_then(|l| locate(l, &cam.name, &detection));
                 unlocalized += usize::from(localization.is_none() && cam.localizer.is_some());
                 Object {
                     detection,
                     localization,
+                    // Only lights were classified; a state never reaches another class.
+                    state: state.filter(|_| detection.class == Class::TrafficLight),
                 }
             })
             .collect();
         times.localize = t_loc.elapsed();
         let debug_image = cam.draw.then(|| {
             let mut img = annotate::to_rgb(view);
-            annotate::draw(&mut img, objects.iter().map(|o| &o.detection));
+            annotate::draw(&mut img, &objects);
             img
         });
         Output {

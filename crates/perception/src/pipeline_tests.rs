@@ -1,6 +1,7 @@
 use super::*;
 use crate::fake::{frame, kitti_camera, FakeDetector, KITTI};
 use crate::frame::{Payload, Stamp};
+use sightline_detect::LightState;
 
 fn camera(name: &str) -> Camera {
     kitti_camera(name)
@@ -104,5 +105,72 @@ fn bad_frames_fail_alone_and_cameras_batch() {
         p.detector().batches,
         vec![1],
         "only the good frame reached the device"
+    );
+}
+
+/// A frame with a lit red lamp at the top of a dark 20×60 housing at (100, 50).
+fn red_light_frame() -> Frame {
+    let mut f = frame(1, "f", (320, 240), [0, 0, 0, 0]);
+    if let Payload::Raw { data, .. } = &mut f.payload {
+        for y in 50..110u32 {
+            for x in 100..120u32 {
+                let i = ((y * 320 + x) * 3) as usize;
+                let lit = (55..70).contains(&y) && (104..116).contains(&x);
+                let px = if lit { [250, 40, 60] } else { [30, 30, 30] };
+                data[i..i + 3].copy_from_slice(&px);
+            }
+        }
+    }
+    f
+}
+
+#[test]
+fn lights_get_a_state_small_ones_unknown_other_classes_none() {
+    let light = |bbox: [f32; 4]| Detection {
+        class: Class::TrafficLight,
+        score: 0.8,
+        bbox,
+    };
+    // The housing; a 4-pixel-wide sliver of it (too small to judge); the same red
+    // lamp reported as a stop sign; and a light below the 0.3 threshold.
+    let lights = vec![
+        light([100.0, 50.0, 120.0, 110.0]),
+        light([104.0, 50.0, 108.0, 110.0]),
+        Detection {
+            class: Class::StopSign,
+            score: 0.9,
+            bbox: [102.0, 52.0, 118.0, 108.0],
+        },
+        Detection {
+            score: 0.2,
+            ..light([100.0, 50.0, 120.0, 110.0])
+        },
+    ];
+    let detector = FakeDetector {
+        lights,
+        ..FakeDetector::default()
+    };
+    let mut cam = camera("/cam0");
+    cam.draw = true;
+    let mut p = Pipeline::new(detector, vec![cam]);
+    let out = p.process_one(0, &red_light_frame()).unwrap();
+    let got: Vec<(Class, Option<LightState>)> = out
+        .objects
+        .iter()
+        .map(|o| (o.detection.class, o.state.map(|s| s.state)))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Class::TrafficLight, Some(LightState::Red)),
+            (Class::TrafficLight, Some(LightState::Unknown)),
+            (Class::StopSign, None),
+        ]
+    );
+    let img = out.debug_image.expect("debug image");
+    assert_eq!(
+        img.get_pixel(100, 80),
+        &crate::annotate::state_colour(LightState::Red),
+        "the red light's box is drawn red"
     );
 }

@@ -6,6 +6,7 @@
 //! which the ROS glue maps to `diagnostic_msgs`.
 
 use sightline_perception::Stamp;
+use sightline_types::LightState;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -121,12 +122,13 @@ impl LatencyWindow {
 }
 
 /// Latency stages reported per camera, in report order.
-pub const STAGES: [&str; 8] = [
+pub const STAGES: [&str; 9] = [
     "decode",
     "upload",
     "preprocess",
     "inference",
     "postprocess",
+    "state",
     "localize",
     "node",
     "stamp_age",
@@ -140,6 +142,8 @@ pub struct CameraStats {
     pub localize_failures: u64,
     /// Frames whose size differs from the calibration's (no 3D positions for them).
     pub calibration_mismatches: u64,
+    /// Published traffic lights per state, in `LightState::ALL` order.
+    pub light_states: [u64; 4],
     pub latency: Vec<LatencyWindow>,
     last_processed: u64,
     last_lost: u64,
@@ -152,6 +156,7 @@ impl Default for CameraStats {
             bad_inputs: 0,
             localize_failures: 0,
             calibration_mismatches: 0,
+            light_states: [0; 4],
             latency: STAGES.iter().map(|_| LatencyWindow::new(512)).collect(),
             last_processed: 0,
             last_lost: 0,
@@ -222,6 +227,9 @@ pub fn camera_status(
         ),
         ("device".to_string(), device.to_string()),
     ];
+    for (state, n) in LightState::ALL.iter().zip(stats.light_states) {
+        values.push((format!("traffic_lights.{state}"), n.to_string()));
+    }
     for (stage, window) in STAGES.iter().zip(&stats.latency) {
         for p in [50.0, 99.0] {
             let ms = window
@@ -335,6 +343,8 @@ mod tests {
         stats.processed = 20;
         stats.record("inference", ms(8));
         stats.record("inference", ms(12));
+        stats.light_states[LightState::Red.index()] = 2;
+        stats.light_states[LightState::Green.index()] = 1;
         let s = camera_status("/cam", "cpu", &mut stats, &inputs, Duration::from_secs(2));
         let get = |k: &str| {
             s.values
@@ -349,6 +359,10 @@ mod tests {
         assert_eq!(get("latency_ms.inference.p50"), "8.00");
         assert_eq!(get("latency_ms.inference.p99"), "12.00");
         assert_eq!(get("latency_ms.upload.p50"), "n/a");
+        assert_eq!(get("traffic_lights.red"), "2");
+        assert_eq!(get("traffic_lights.yellow"), "0");
+        assert_eq!(get("traffic_lights.green"), "1");
+        assert_eq!(get("traffic_lights.unknown"), "0");
         // the next period counts only new frames
         let s = camera_status("/cam", "cpu", &mut stats, &inputs, Duration::from_secs(1));
         assert_eq!(s.values[0].1, "0.0");

@@ -204,6 +204,9 @@ impl<D: Detect> Worker<D> {
         } else {
             stats.localize_failures += out.unlocalized as u64;
         }
+        for light in out.objects.iter().filter_map(|o| o.state) {
+            stats.light_states[light.state.index()] += 1;
+        }
         let t = out.times;
         for (stage, d) in [
             ("decode", t.decode),
@@ -211,6 +214,7 @@ impl<D: Detect> Worker<D> {
             ("preprocess", t.device.preprocess),
             ("inference", t.device.inference),
             ("postprocess", t.device.postprocess),
+            ("state", t.state),
             ("localize", t.localize),
             ("node", arrived.received.elapsed()),
         ] {

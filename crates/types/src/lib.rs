@@ -2,6 +2,7 @@
 //! (so `sightline-eval` and `sightline-bag` use them without pulling cubecl):
 //!
 //! - [`Class`]: the three classes Sightline reports;
+//! - [`LightState`]: what a traffic light shows (red, yellow, green, unknown);
 //! - [`msgs`]: `builtin_interfaces`/`std_msgs`/`vision_msgs` 4.x as plain structs, the
 //!   one shape of a published result (the bag writer encodes them, the node copies them
 //!   into r2r);
@@ -13,10 +14,12 @@
 mod class;
 pub mod files;
 pub mod images;
+mod light;
 pub mod msgs;
 pub mod pixels;
 
 pub use class::Class;
+pub use light::{LightReading, LightState};
 
 use std::time::Duration;
 

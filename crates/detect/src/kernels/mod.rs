@@ -1,7 +1,9 @@
-//! Detection's own device kernels: letterbox pre-processing and output decoding.
+//! Detection's own device kernels: letterbox pre-processing, output decoding and the
+//! traffic-light colour masses.
 
 pub mod decode;
 pub mod letterbox;
+pub mod tl_state;
 
 use cubecl::prelude::*;
 

@@ -77,6 +77,7 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
             iscrowd: a.iscrowd != 0,
             ignore: false,
             kitti: None,
+            state: None,
         });
     }
     let dir = file.parent().unwrap_or(Path::new("."));

@@ -78,6 +78,7 @@ pub(crate) fn parse_labels(text: &str, path: &Path, map: &ClassMap) -> Result<Ve
                 occluded,
                 location,
             }),
+            state: None,
         });
     }
     Ok(v)

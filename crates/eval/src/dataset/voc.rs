@@ -102,6 +102,7 @@ pub(crate) fn parse_xml(
             iscrowd: false,
             ignore: difficult,
             kitti: None,
+            state: None,
         });
     }
     Ok((filename, gt))

@@ -1,14 +1,93 @@
 //! YOLO txt layout: `images/<id>.jpg`, `labels/<id>.txt` with `class cx cy w h` per line,
 //! normalized to the image size (read from the image header), COCO 80-class ids.
+//!
+//! A `data.yaml` beside `images/` whose `names` (the Ultralytics/Roboflow convention, a
+//! list or an id → name map) include traffic-light states makes the ids its own: a state
+//! name (`red`, `yellow`, `green`, `left`/arrow = green, `off` = unknown; see
+//! [`light_state_of`]) is a `traffic_light` with that state, any other name goes through
+//! the class map's labels.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
+use sightline_types::LightState;
+
 use super::{image_size, list_images, parse_f64, read_optional, stem, Loaded, Skipped};
-use crate::class::ClassMap;
+use crate::class::{Class, ClassMap};
 use crate::error::{EvalError, Result};
 use crate::frame::{Frame, GtObject};
 
+/// The class (and light state) of each id of a `data.yaml` with state names.
+type Names = BTreeMap<u32, (Option<Class>, Option<LightState>)>;
+
+/// The state a `names` entry stands for, if it is one: the colour words, an arrow or
+/// turn (`left`, `right`, `arrow`, `straight`; lit arrows are green in these sets) and
+/// `off`/`unknown`. Case does not matter.
+pub(crate) fn light_state_of(name: &str) -> Option<LightState> {
+    let n = name.to_ascii_lowercase();
+    let has = |w: &str| n.contains(w);
+    if has("red") {
+        Some(LightState::Red)
+    } else if has("yellow") || has("amber") {
+        Some(LightState::Yellow)
+    } else if has("green") || has("left") || has("right") || has("arrow") || has("straight") {
+        Some(LightState::Green)
+    } else if n == "off" || n == "unknown" {
+        Some(LightState::Unknown)
+    } else {
+        None
+    }
+}
+
+/// `data.yaml`'s names when one of them is a light state; `None` otherwise (COCO ids).
+fn state_names(dir: &Path, map: &ClassMap) -> Result<Option<Names>> {
+    let path = dir.join("data.yaml");
+    let Some(text) = read_optional(&path)? else {
+        return Ok(None);
+    };
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(&text).map_err(|e| EvalError::field(&path, "yaml", e.to_string()))?;
+    let bad = |msg: &str| EvalError::field(&path, "names", msg.to_string());
+    let names: Vec<(u32, String)> = match yaml.get("names") {
+        None => return Ok(None),
+        Some(serde_yaml::Value::Sequence(list)) => list
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                Ok((
+                    i as u32,
+                    v.as_str().ok_or_else(|| bad("not a string"))?.to_string(),
+                ))
+            })
+            .collect::<Result<_>>()?,
+        Some(serde_yaml::Value::Mapping(m)) => m
+            .iter()
+            .map(|(k, v)| {
+                let id = k
+                    .as_u64()
+                    .ok_or_else(|| bad("an id that is not a number"))?;
+                let name = v.as_str().ok_or_else(|| bad("not a string"))?;
+                Ok((id as u32, name.to_string()))
+            })
+            .collect::<Result<_>>()?,
+        Some(_) => return Err(bad("expected a list or an id → name map")),
+    };
+    if !names.iter().any(|(_, n)| light_state_of(n).is_some()) {
+        return Ok(None);
+    }
+    Ok(Some(
+        names
+            .into_iter()
+            .map(|(id, n)| match light_state_of(&n) {
+                Some(state) => (id, (Some(Class::TrafficLight), Some(state))),
+                None => (id, (map.label(&n), None)),
+            })
+            .collect(),
+    ))
+}
+
 pub(super) fn load(dir: &Path, map: &ClassMap) -> Result<Loaded> {
+    let names = state_names(dir, map)?;
     let mut out = Loaded::default();
     for image in list_images(&dir.join("images"))? {
         let (w, h) = match image_size(&image) {
@@ -24,7 +103,21 @@ pub(super) fn load(dir: &Path, map: &ClassMap) -> Result<Loaded> {
         let id = stem(&image);
         let label_path = dir.join("labels").join(format!("{id}.txt"));
         let gt = match read_optional(&label_path)? {
-            Some(text) => parse_labels(&text, &label_path, f64::from(w), f64::from(h), map)?,
+            Some(text) => {
+                let mut gt = parse_labels(&text, &label_path, f64::from(w), f64::from(h), map)?;
+                if let Some(names) = &names {
+                    for g in &mut gt {
+                        let (class, state) = g
+                            .label
+                            .parse::<u32>()
+                            .ok()
+                            .and_then(|id| names.get(&id).copied())
+                            .unwrap_or((None, None));
+                        (g.class, g.state) = (class, state);
+                    }
+                }
+                gt
+            }
             None => Vec::new(), // YOLO convention: an image without objects
         };
         out.loaded.push((
@@ -86,6 +179,7 @@ pub(crate) fn parse_labels(
             iscrowd: false,
             ignore: false,
             kitti: None,
+            state: None,
         });
     }
     Ok(v)
@@ -94,7 +188,6 @@ pub(crate) fn parse_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Class;
 
     #[test]
     fn denormalizes_and_names_bad_line() {
@@ -120,5 +213,29 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.starts_with("a.txt:2:") && err.contains("cy"), "{err}");
+    }
+
+    #[test]
+    fn state_names_of_data_yaml_become_lights_with_states() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("data.yaml"),
+            "names: [green, left, off, red, yellow, person]\n",
+        )
+        .expect("data.yaml");
+        let names = state_names(dir.path(), &ClassMap::default())
+            .expect("parses")
+            .expect("state names");
+        let light = |s| (Some(Class::TrafficLight), Some(s));
+        assert_eq!(names[&0], light(LightState::Green));
+        assert_eq!(names[&1], light(LightState::Green), "a left arrow is green");
+        assert_eq!(names[&2], light(LightState::Unknown));
+        assert_eq!(names[&3], light(LightState::Red));
+        assert_eq!(names[&4], light(LightState::Yellow));
+        assert_eq!(names[&5], (Some(Class::Pedestrian), None));
+        std::fs::write(dir.path().join("data.yaml"), "names: {0: person, 9: car}\n")
+            .expect("data.yaml");
+        let none = state_names(dir.path(), &ClassMap::default()).expect("parses");
+        assert!(none.is_none(), "no state names: COCO ids as before");
     }
 }

@@ -269,6 +269,7 @@ mod tests {
             iscrowd: false,
             ignore: false,
             kitti: None,
+            state: None,
         }
     }
     fn det(b: [f64; 4], score: f64) -> Detection {
@@ -278,6 +279,7 @@ mod tests {
             bbox: b,
             position: None,
             range_m: None,
+            state: None,
         }
     }
 

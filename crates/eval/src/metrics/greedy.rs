@@ -101,6 +101,7 @@ mod tests {
                     iscrowd: false,
                     ignore: false,
                     kitti: None,
+                    state: None,
                 })
                 .collect(),
             dets: dets
@@ -111,6 +112,7 @@ mod tests {
                     bbox: b,
                     position: None,
                     range_m: None,
+                    state: None,
                 })
                 .collect(),
         }
