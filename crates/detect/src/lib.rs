@@ -11,7 +11,7 @@ pub mod manifest;
 pub mod nms;
 
 pub use detector::{Detector, DetectorConfig, StageTimes};
-pub use image::{ImageView, PixelFormat};
+pub use image::{ImageView, PixelFormat, Region};
 pub use manifest::Manifest;
 pub use sightline_engine::DeviceChoice;
 
