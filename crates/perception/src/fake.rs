@@ -1,9 +1,11 @@
 //! A detector without a device, for the tests of every crate that drives the pipeline:
 //! it calls the box of pure-white pixels a pedestrian (score 0.9) and reports a weak
-//! stop sign (0.1) in every image, which a 0.3 threshold must drop.
+//! stop sign (0.1) in every image, which a 0.3 threshold must drop. Given regions (tiles),
+//! it sees only the white pixels inside each, as a model shown the tile would.
 
 use crate::pipeline::Detect;
-use sightline_detect::{Class, DetectError, Detection, ImageView, StageTimes};
+use crate::tiling::TilingParams;
+use sightline_detect::{Class, DetectError, Detection, ImageView, Region, StageTimes};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -12,6 +14,8 @@ pub struct FakeDetector {
     pub batches: Vec<usize>,
     /// How long each batch takes.
     pub delay: Duration,
+    /// The regions of every image of every region batch.
+    pub region_batches: Vec<Vec<Vec<Region>>>,
 }
 
 impl Detect for FakeDetector {
@@ -22,30 +26,56 @@ impl Detect for FakeDetector {
         self.batches.push(images.len());
         std::thread::sleep(self.delay);
         Ok((
-            images.iter().map(white_box).collect(),
+            images
+                .iter()
+                .map(|im| white_box(im, Region::whole(im.width(), im.height())))
+                .collect(),
             StageTimes::default(),
         ))
+    }
+    fn detect_regions(
+        &mut self,
+        images: &[ImageView],
+        regions: &[Vec<Region>],
+    ) -> Result<(Vec<Vec<Vec<Detection>>>, StageTimes), DetectError> {
+        self.batches.push(regions.iter().map(Vec::len).sum());
+        self.region_batches.push(regions.to_vec());
+        std::thread::sleep(self.delay);
+        let detections = images
+            .iter()
+            .zip(regions)
+            .map(|(im, rs)| rs.iter().map(|&r| white_box(im, r)).collect())
+            .collect();
+        Ok((detections, StageTimes::default()))
+    }
+    fn tiling_params(&self) -> TilingParams {
+        TilingParams {
+            tile: (416, 416),
+            nms_iou: 0.65,
+            max_per_class: 100,
+        }
     }
     fn device_name(&self) -> String {
         "fake".into()
     }
 }
 
-fn white_box(image: &ImageView) -> Vec<Detection> {
+fn white_box(image: &ImageView, region: Region) -> Vec<Detection> {
     let ch = image.format().channels();
     let (mut x1, mut y1, mut x2, mut y2) = (u32::MAX, u32::MAX, 0, 0);
-    for y in 0..image.height() {
-        for x in 0..image.width() {
+    for y in region.y..region.y + region.height {
+        for x in region.x..region.x + region.width {
             let i = y as usize * image.step() + x as usize * ch;
             if image.data()[i..i + ch.min(3)].iter().all(|&v| v == 255) {
                 (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x + 1), y2.max(y + 1));
             }
         }
     }
+    let (rx, ry) = (region.x as f32, region.y as f32);
     let mut dets = vec![Detection {
         class: Class::StopSign,
         score: 0.1,
-        bbox: [0.0, 0.0, 4.0, 4.0],
+        bbox: [rx, ry, rx + 4.0, ry + 4.0],
     }];
     if x2 > x1 {
         dets.push(Detection {

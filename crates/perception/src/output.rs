@@ -25,6 +25,8 @@ pub struct Times {
     pub decode: Duration,
     pub device: StageTimes,
     pub localize: Duration,
+    /// Model passes the frame took: 1, or 1 + its tiles.
+    pub passes: usize,
 }
 
 /// The result for one frame of one camera.
