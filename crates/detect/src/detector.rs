@@ -5,7 +5,7 @@
 use crate::kernels::{decode, letterbox};
 use crate::manifest::Manifest;
 use crate::nms::non_max_suppression;
-use crate::{Class, DetectError, Detection, ImageView, Region};
+use crate::{Class, DetectError, Detection, ImageView, Region, RegionDetections};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 use sightline_engine::{DeviceChoice, Gpu, Model};
@@ -242,7 +242,7 @@ impl Detector {
         &mut self,
         images: &[ImageView],
         regions: &[Vec<Region>],
-    ) -> Result<(Vec<Vec<Vec<Detection>>>, StageTimes), DetectError> {
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
         if images.len() != regions.len() {
             return Err(DetectError::Device(format!(
                 "{} images but regions for {}",

@@ -28,6 +28,9 @@ pub struct Detection {
     pub bbox: [f32; 4],
 }
 
+/// One image's detections, per region the model saw of it (the whole frame, tiles).
+pub type RegionDetections = Vec<Vec<Detection>>;
+
 /// Errors of the detection stage.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {

@@ -5,7 +5,9 @@
 
 use crate::pipeline::Detect;
 use crate::tiling::TilingParams;
-use sightline_detect::{Class, DetectError, Detection, ImageView, Region, StageTimes};
+use sightline_detect::{
+    Class, DetectError, Detection, ImageView, Region, RegionDetections, StageTimes,
+};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -37,7 +39,7 @@ impl Detect for FakeDetector {
         &mut self,
         images: &[ImageView],
         regions: &[Vec<Region>],
-    ) -> Result<(Vec<Vec<Vec<Detection>>>, StageTimes), DetectError> {
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
         self.batches.push(regions.iter().map(Vec::len).sum());
         self.region_batches.push(regions.to_vec());
         std::thread::sleep(self.delay);

@@ -9,7 +9,9 @@ use crate::camera::Camera;
 use crate::frame::{BadFrame, Frame, Pixels};
 use crate::output::{Object, Output, Times};
 use crate::tiling::{self, Pass, Tiling, TilingParams};
-use sightline_detect::{Class, DetectError, Detection, Detector, ImageView, Region, StageTimes};
+use sightline_detect::{
+    Class, DetectError, Detection, Detector, ImageView, Region, RegionDetections, StageTimes,
+};
 use sightline_geometry::{Localizer, TargetKind};
 use std::time::Instant;
 
@@ -22,12 +24,11 @@ pub trait Detect {
     ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError>;
     /// Detections of regions of each image (`regions[i]` are image `i`'s) as one device
     /// batch: per image, per region, boxes in image pixels clipped to their region.
-    #[allow(clippy::type_complexity)]
     fn detect_regions(
         &mut self,
         images: &[ImageView],
         regions: &[Vec<Region>],
-    ) -> Result<(Vec<Vec<Vec<Detection>>>, StageTimes), DetectError>;
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError>;
     /// Tile size and NMS rule for tiling.
     fn tiling_params(&self) -> TilingParams;
     /// Name of the device, for diagnostics and reports.
@@ -49,7 +50,7 @@ impl Detect for Detector {
         &mut self,
         images: &[ImageView],
         regions: &[Vec<Region>],
-    ) -> Result<(Vec<Vec<Vec<Detection>>>, StageTimes), DetectError> {
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
         Detector::detect_regions(self, images, regions)
     }
     fn tiling_params(&self) -> TilingParams {

@@ -7,7 +7,7 @@
 //! frame still sees objects too large for a tile. Pure functions: the pipeline runs the
 //! regions as one device batch and calls [`merge`].
 
-use sightline_detect::nms::non_max_suppression;
+use sightline_detect::nms::{iou, non_max_suppression};
 use sightline_detect::{Detection, Region};
 use sightline_geometry::Calibration;
 use std::fmt;
@@ -287,29 +287,48 @@ pub struct Pass {
 ///    [`FRAGMENT_COVERED`] of it: the fragment is dropped, whatever its score.
 /// 2. Class-aware NMS over what is left (`nms_iou`, `max_per_class`), as within one
 ///    pass: the same object seen by two passes is kept once, at its best score.
+/// 3. Where a tile saw a kept object whole (an uncut tile box of its class overlapping
+///    it by more than `nms_iou`), the object takes the best such tile box's edges: the
+///    tile saw it at a finer scale than the whole frame, and ranging reads the edges.
 ///
 /// A cut box that nothing covers stays: it is the only sight of its object.
 pub fn merge(frame: Region, passes: &[Pass], nms_iou: f32, max_per_class: usize) -> Vec<Detection> {
-    let mut whole = Vec::new();
+    let mut from_frame = Vec::new();
+    let mut whole_in_tile = Vec::new();
     let mut cut = Vec::new();
     for pass in passes {
         let is_tile = pass.region != frame;
         for d in &pass.detections {
-            if is_tile && cut_by_tile_border(&d.bbox, pass.region, frame) {
+            if !is_tile {
+                from_frame.push(*d);
+            } else if cut_by_tile_border(&d.bbox, pass.region, frame) {
                 cut.push(*d);
             } else {
-                whole.push(*d);
+                whole_in_tile.push(*d);
             }
         }
     }
+    let uncut = || from_frame.iter().chain(&whole_in_tile);
     let fragment = |c: &Detection| {
-        whole.iter().any(|w| {
+        uncut().any(|w| {
             w.class == c.class && intersection_over_self(&c.bbox, &w.bbox) >= FRAGMENT_COVERED
         })
     };
-    let kept_cut: Vec<Detection> = cut.iter().filter(|c| !fragment(c)).copied().collect();
-    whole.extend(kept_cut);
-    non_max_suppression(whole, nms_iou, max_per_class)
+    let candidates: Vec<Detection> = uncut()
+        .copied()
+        .chain(cut.iter().filter(|c| !fragment(c)).copied())
+        .collect();
+    let mut kept = non_max_suppression(candidates, nms_iou, max_per_class);
+    for k in &mut kept {
+        let finest = whole_in_tile
+            .iter()
+            .filter(|t| t.class == k.class && iou(&t.bbox, &k.bbox) > nms_iou)
+            .max_by(|a, b| a.score.total_cmp(&b.score));
+        if let Some(t) = finest {
+            k.bbox = t.bbox;
+        }
+    }
+    kept
 }
 
 #[cfg(test)]

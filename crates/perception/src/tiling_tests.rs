@@ -340,3 +340,40 @@ fn the_same_object_from_two_passes_is_kept_once_at_its_best_score() {
     let merged = merge(frame, &passes, 0.65, 100);
     assert_eq!(merged, vec![passes[1].detections[0]]);
 }
+
+#[test]
+fn an_object_a_tile_saw_whole_takes_the_tiles_edges_at_the_best_score() {
+    let (frame, tiles) = kitti_passes();
+    let a = tiles[0];
+    let coarse = [99.0, 102.0, 132.0, 183.0];
+    let fine = [100.0, 100.0, 130.0, 180.0];
+    let passes = vec![
+        Pass {
+            region: frame,
+            detections: vec![det(Class::Pedestrian, 0.8, coarse)],
+        },
+        Pass {
+            region: a,
+            detections: vec![det(Class::Pedestrian, 0.6, fine)],
+        },
+    ];
+    let merged = merge(frame, &passes, 0.65, 100);
+    assert_eq!(merged, vec![det(Class::Pedestrian, 0.8, fine)]);
+    // A cut tile box lends no edges: the whole frame's box stays as it was.
+    let cut = [300.0, 100.0, a.bbox()[2], 180.0];
+    let wide = [301.0, 100.0, 420.0, 181.0];
+    let passes = vec![
+        Pass {
+            region: frame,
+            detections: vec![det(Class::Pedestrian, 0.8, wide)],
+        },
+        Pass {
+            region: a,
+            detections: vec![det(Class::Pedestrian, 0.9, cut)],
+        },
+    ];
+    assert_eq!(
+        merge(frame, &passes, 0.65, 100),
+        vec![det(Class::Pedestrian, 0.8, wide)]
+    );
+}
