@@ -35,7 +35,14 @@ fn corrupt_mcap_names_its_cause_once() {
 #[test]
 fn a_bad_tiling_value_is_named_before_the_model_loads() {
     let out = common::sightline()
-        .args(["detect", "--tiling", "grid:3", "--model", "/no/such.onnx", "x.png"])
+        .args([
+            "detect",
+            "--tiling",
+            "grid:3",
+            "--model",
+            "/no/such.onnx",
+            "x.png",
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -7,7 +7,7 @@
 //! frame still sees objects too large for a tile. Pure functions: the pipeline runs the
 //! regions as one device batch and calls [`merge`].
 
-use sightline_detect::nms::{iou, non_max_suppression};
+use sightline_detect::nms::non_max_suppression;
 use sightline_detect::{Detection, Region};
 use sightline_geometry::Calibration;
 use std::fmt;
@@ -287,11 +287,10 @@ pub struct Pass {
 ///    [`FRAGMENT_COVERED`] of it: the fragment is dropped, whatever its score.
 /// 2. Class-aware NMS over what is left (`nms_iou`, `max_per_class`), as within one
 ///    pass: the same object seen by two passes is kept once, at its best score.
-/// 3. Where a tile saw a kept object whole (an uncut tile box of its class overlapping
-///    it by more than `nms_iou`), the object takes the best such tile box's edges: the
-///    tile saw it at a finer scale than the whole frame, and ranging reads the edges.
 ///
-/// A cut box that nothing covers stays: it is the only sight of its object.
+/// A cut box that nothing covers stays: it is the only sight of its object. (Giving a
+/// kept whole-frame box the edges of a tile box of the same object was tried: on KITTI
+/// it changed no range error and lowered pedestrian AP75 from 0.391 to 0.374.)
 pub fn merge(frame: Region, passes: &[Pass], nms_iou: f32, max_per_class: usize) -> Vec<Detection> {
     let mut from_frame = Vec::new();
     let mut whole_in_tile = Vec::new();
@@ -318,17 +317,7 @@ pub fn merge(frame: Region, passes: &[Pass], nms_iou: f32, max_per_class: usize)
         .copied()
         .chain(cut.iter().filter(|c| !fragment(c)).copied())
         .collect();
-    let mut kept = non_max_suppression(candidates, nms_iou, max_per_class);
-    for k in &mut kept {
-        let finest = whole_in_tile
-            .iter()
-            .filter(|t| t.class == k.class && iou(&t.bbox, &k.bbox) > nms_iou)
-            .max_by(|a, b| a.score.total_cmp(&b.score));
-        if let Some(t) = finest {
-            k.bbox = t.bbox;
-        }
-    }
-    kept
+    non_max_suppression(candidates, nms_iou, max_per_class)
 }
 
 #[cfg(test)]
