@@ -202,3 +202,32 @@ fn an_unknown_device_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(err.contains("tpu"), "{err}");
 }
+
+/// A traffic light keeps its state when the frame is tiled: the state kernel reads the
+/// light from the frame uploaded for the tiles (roadsign road10: one lit red light).
+#[test]
+fn lights_have_a_state_with_and_without_tiling() {
+    let shared = shared_dir();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let states = |tiling: &str| -> Vec<String> {
+        let jsonl = dir.path().join(format!("{}.jsonl", tiling.replace(':', "_")));
+        let out = sightline()
+            .args(["detect", "--device", "cpu", "--tiling", tiling, "--model"])
+            .arg(shared.join("models/yolox_nano.onnx"))
+            .arg("--jsonl")
+            .arg(&jsonl)
+            .arg(shared.join("data/roadsign/images/road10.png"))
+            .output()
+            .expect("run sightline");
+        assert!(out.status.success(), "--tiling {tiling}: {}", stderr_of(&out));
+        common::jsonl(&jsonl)
+            .iter()
+            .filter(|l| l["class"] == "traffic_light")
+            .map(|l| l["state"].as_str().expect("a light has a state").to_string())
+            .collect()
+    };
+    let plain = states("off");
+    assert_eq!(plain.first().map(String::as_str), Some("red"), "{plain:?}");
+    let tiled = states("grid:2x2");
+    assert!(tiled.iter().any(|s| s == "red"), "{tiled:?}");
+}

@@ -31,3 +31,26 @@ fn corrupt_mcap_names_its_cause_once() {
         )
     );
 }
+
+#[test]
+fn a_bad_tiling_value_is_named_before_the_model_loads() {
+    let out = common::sightline()
+        .args([
+            "detect",
+            "--tiling",
+            "grid:3",
+            "--model",
+            "/no/such.onnx",
+            "x.png",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--tiling")
+            && stderr.contains("tiling \"grid:3\": a grid is COLSxROWS")
+            && !stderr.contains("/no/such.onnx"),
+        "{stderr}"
+    );
+}

@@ -96,7 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         startup.as_secs_f64() * 1e3
     );
     measure::stages(&mut pipeline, &frames, 3)?; // warm-up
-    let samples = measure::stages(&mut pipeline, &frames, args.frames)?;
+    let (samples, passes_per_frame) = measure::stages(&mut pipeline, &frames, args.frames)?;
     let stages_ms = STAGES
         .iter()
         .zip(&samples)
@@ -129,6 +129,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         device,
         model,
         image_size,
+        tiling: camera.tiling.to_string(),
+        passes_per_frame,
         frames: args.frames,
         startup_ms: startup.as_secs_f64() * 1e3,
         stages_ms,

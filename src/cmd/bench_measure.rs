@@ -45,16 +45,19 @@ pub const STAGES: [&str; 7] = [
     "total",
 ];
 
-/// Per-stage samples of `count` frames, one at a time, as the node runs one camera.
+/// Per-stage samples of `count` frames, one at a time, as the node runs one camera, and
+/// the mean number of model passes a frame took (more than 1 with tiling).
 pub fn stages(
     pipeline: &mut Pipeline<Detector>,
     frames: &[Frame],
     count: usize,
-) -> anyhow::Result<Vec<Vec<Duration>>> {
+) -> anyhow::Result<(Vec<Vec<Duration>>, f64)> {
     let mut samples: Vec<Vec<Duration>> = vec![Vec::new(); STAGES.len()];
+    let mut passes = 0;
     for i in 0..count {
         let start = Instant::now();
         let out = pipeline.process_one(0, &frames[i % frames.len()])?;
+        passes += out.times.passes;
         let (d, t) = (out.times.device, out.times);
         let row = [
             d.upload,
@@ -69,7 +72,7 @@ pub fn stages(
             samples[k].push(v);
         }
     }
-    Ok(samples)
+    Ok((samples, passes as f64 / count.max(1) as f64))
 }
 
 #[derive(Serialize)]

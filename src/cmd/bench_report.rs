@@ -13,6 +13,9 @@ pub struct Report {
     pub device: String,
     pub model: String,
     pub image_size: [u32; 2],
+    /// `--tiling`, and the model passes a frame took with it (1 when off).
+    pub tiling: String,
+    pub passes_per_frame: f64,
     pub frames: usize,
     pub startup_ms: f64,
     pub stages_ms: Vec<(String, Stats)>,
@@ -121,6 +124,10 @@ pub fn print_report(r: &Report) {
         r.device, r.frames, r.image_size[0], r.image_size[1], r.startup_ms
     );
     println!(
+        "tiling {}: {:.2} model passes per frame (the stages and total below are per frame)",
+        r.tiling, r.passes_per_frame
+    );
+    println!(
         "{:<13} {:>9} {:>9} {:>9} {:>9}",
         "stage (ms)", "p50", "p90", "p99", "max"
     );
@@ -138,7 +145,7 @@ pub fn print_report(r: &Report) {
     };
     let model_launches: usize = r.per_op.iter().map(|o| o.launches).sum();
     println!(
-        "launches per frame: {} ({model_launches} model + letterbox + decode); {profile} build",
+        "launches per pass: {} ({model_launches} model + letterbox + decode); {profile} build",
         model_launches + 2
     );
     println!("model time by op type (synced after each launch):");

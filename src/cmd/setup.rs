@@ -3,7 +3,9 @@
 
 use anyhow::Context;
 use sightline_detect::{Detector, DetectorConfig, DeviceChoice};
-use sightline_perception::{check_base_frame, Camera, Frame, Payload, Pipeline, Thresholds};
+use sightline_perception::{
+    check_base_frame, Camera, Frame, Payload, Pipeline, Thresholds, Tiling,
+};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +37,11 @@ pub struct CameraArgs {
     /// Frame of the 3D positions (the one the calibration's mount is given in).
     #[arg(long, default_value = sightline_perception::BASE_LINK)]
     pub base_frame: String,
+    /// Tiles the model sees besides the whole frame, in the same device batch: off; auto
+    /// (native-resolution tiles over the band around the horizon with a calibration of
+    /// the image's size, over the whole frame without); or grid:COLSxROWS.
+    #[arg(long, default_value = "off", value_name = "off|auto|grid:COLSxROWS")]
+    pub tiling: Tiling,
 }
 
 impl CameraArgs {
@@ -59,6 +66,7 @@ impl CameraArgs {
         check_base_frame(&self.base_frame).context("--base-frame")?;
         camera.base_frame = self.base_frame.clone();
         camera.draw = draw;
+        camera.tiling = self.tiling;
         Ok(camera)
     }
 }

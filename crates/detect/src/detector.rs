@@ -5,7 +5,7 @@
 use crate::kernels::{decode, letterbox};
 use crate::manifest::Manifest;
 use crate::nms::non_max_suppression;
-use crate::{Class, DetectError, Detection, ImageView};
+use crate::{Class, DetectError, Detection, ImageView, Region, RegionDetections};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
 use sightline_engine::{DeviceChoice, EngineError, Gpu, Model};
@@ -112,6 +112,7 @@ impl Detector {
             row_len: row_len as u32,
             classes: classes.iter().map(|&(_, id, thr)| (id, thr)).collect(),
             scale: 1.0,
+            offset: [0.0, 0.0],
         };
         let client = gpu.client();
         let decoded = vec![client.empty(decode_template.output_len() * 4)];
@@ -149,6 +150,11 @@ impl Detector {
         &self.manifest
     }
 
+    /// The IoU above which NMS suppresses a box (the manifest's or the override).
+    pub fn nms_iou(&self) -> f32 {
+        self.nms_iou
+    }
+
     pub fn model_path(&self) -> &std::path::Path {
         &self.model_path
     }
@@ -184,7 +190,8 @@ impl Detector {
         self.model.run();
         lap(&mut times.inference, &gpu)?;
         self.launch_decode(&letterbox, 0);
-        let detections = self.read_detections(0, image)?;
+        let whole = Region::whole(image.width(), image.height());
+        let detections = self.read_detections(0, whole)?;
         lap(&mut times.postprocess, &gpu)?;
         Ok((detections, times))
     }
@@ -227,9 +234,74 @@ impl Detector {
         let detections = images
             .iter()
             .enumerate()
-            .map(|(slot, image)| self.read_detections(slot, image))
+            .map(|(slot, im)| self.read_detections(slot, Region::whole(im.width(), im.height())))
             .collect::<Result<_, _>>()?;
         times.postprocess = clock.elapsed();
+        Ok((detections, times))
+    }
+
+    /// Detections of regions of images (the whole frame and its tiles) as one batch:
+    /// each image is uploaded once, then every region is letterboxed straight from the
+    /// uploaded bytes, run and decoded on the device into its own output, and the host
+    /// waits once. `regions[i]` are image `i`'s; the result is per image, per region,
+    /// with boxes in image pixels clipped to their region. Times as [`Self::detect_batch`].
+    pub fn detect_regions(
+        &mut self,
+        images: &[ImageView],
+        regions: &[Vec<Region>],
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
+        if images.len() != regions.len() {
+            return Err(DetectError::Device(format!(
+                "{} images but regions for {}",
+                images.len(),
+                regions.len()
+            )));
+        }
+        for (image, rs) in images.iter().zip(regions) {
+            for r in rs {
+                r.check(image)?;
+            }
+        }
+        let gpu = self.model.gpu().clone();
+        let client = gpu.client();
+        let mut times = StageTimes::default();
+        let clock = Instant::now();
+        let sources: Vec<(Handle, usize)> = images.iter().map(|im| upload(client, im)).collect();
+        times.upload = clock.elapsed();
+
+        let clock = Instant::now();
+        let passes: usize = regions.iter().map(Vec::len).sum();
+        while self.decoded.len() < passes {
+            let len = self.decode_template.output_len() * 4;
+            self.decoded.push(client.empty(len));
+        }
+        let mut slot = 0;
+        for ((image, rs), (src, words)) in images.iter().zip(regions).zip(&sources) {
+            for &region in rs {
+                let lb = letterbox::Letterbox::of_region(image, region, &self.manifest.input);
+                letterbox::launch(client, &lb, src, *words, self.model.input_buffer());
+                self.model.run();
+                self.launch_decode(&lb, slot);
+                slot += 1;
+            }
+        }
+        gpu.sync()?;
+        times.inference = clock.elapsed();
+
+        let clock = Instant::now();
+        let mut slot = 0;
+        let mut detections = Vec::with_capacity(images.len());
+        for rs in regions {
+            let mut per_region = Vec::with_capacity(rs.len());
+            for &region in rs {
+                per_region.push(self.read_detections(slot, region)?);
+                slot += 1;
+            }
+            detections.push(per_region);
+        }
+        times.postprocess = clock.elapsed();
+        // The state of lights found in any region is read from the whole uploaded frame.
+        self.sources = sources;
         Ok((detections, times))
     }
 
@@ -268,6 +340,7 @@ impl Detector {
     fn launch_decode(&self, lb: &letterbox::Letterbox, slot: usize) {
         let params = decode::DecodeParams {
             scale: lb.scale,
+            offset: [lb.src_x as f32, lb.src_y as f32],
             ..self.decode_template.clone()
         };
         decode::launch(
@@ -279,12 +352,9 @@ impl Detector {
         );
     }
 
-    /// Reads `self.decoded[slot]` back (waiting for the device) and runs NMS.
-    fn read_detections(
-        &self,
-        slot: usize,
-        image: &ImageView,
-    ) -> Result<Vec<Detection>, DetectError> {
+    /// Reads `self.decoded[slot]` back (waiting for the device), runs NMS and clips the
+    /// survivors to `region`, the part of the image the pass saw.
+    fn read_detections(&self, slot: usize, region: Region) -> Result<Vec<Detection>, DetectError> {
         let bytes = self
             .model
             .gpu()
@@ -310,13 +380,13 @@ impl Detector {
         let mut kept = non_max_suppression(candidates, self.nms_iou, self.manifest.max_detections);
         // Clipped only after NMS: clipping first raises the overlap of boxes cut by the
         // same border and suppresses neighbours YOLOX keeps (KITTI's wide frames show it).
-        let (width, height) = (image.width() as f32, image.height() as f32);
+        let [x1, y1, x2, y2] = region.bbox();
         for d in &mut kept {
             d.bbox = [
-                d.bbox[0].clamp(0.0, width),
-                d.bbox[1].clamp(0.0, height),
-                d.bbox[2].clamp(0.0, width),
-                d.bbox[3].clamp(0.0, height),
+                d.bbox[0].clamp(x1, x2),
+                d.bbox[1].clamp(y1, y2),
+                d.bbox[2].clamp(x1, x2),
+                d.bbox[3].clamp(y1, y2),
             ];
         }
         Ok(kept)

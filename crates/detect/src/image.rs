@@ -108,3 +108,51 @@ impl<'a> ImageView<'a> {
         self.data
     }
 }
+
+/// A rectangle of an image in pixels: what one model pass sees (the whole frame or a
+/// tile of it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Region {
+    pub x: u32,
+    pub y: u32,
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Region {
+    /// The whole of a `width` × `height` image.
+    pub fn whole(width: u32, height: u32) -> Region {
+        Region {
+            x: 0,
+            y: 0,
+            width,
+            height,
+        }
+    }
+
+    /// `[x1, y1, x2, y2]`, as detection boxes are written.
+    pub fn bbox(&self) -> [f32; 4] {
+        [
+            self.x as f32,
+            self.y as f32,
+            (self.x + self.width) as f32,
+            (self.y + self.height) as f32,
+        ]
+    }
+
+    /// Checks that the region is non-empty and inside `image`.
+    pub fn check(&self, image: &ImageView) -> Result<(), DetectError> {
+        let inside = u64::from(self.x) + u64::from(self.width) <= u64::from(image.width())
+            && u64::from(self.y) + u64::from(self.height) <= u64::from(image.height());
+        if self.width == 0 || self.height == 0 || !inside {
+            return Err(DetectError::BadImage {
+                what: format!("{}x{}", image.width(), image.height()),
+                reason: format!(
+                    "region {}x{} at ({}, {}) is empty or not inside the image",
+                    self.width, self.height, self.x, self.y
+                ),
+            });
+        }
+        Ok(())
+    }
+}

@@ -13,7 +13,7 @@ pub mod nms;
 pub mod tl_state;
 
 pub use detector::{Detector, DetectorConfig, StageTimes};
-pub use image::{ImageView, PixelFormat};
+pub use image::{ImageView, PixelFormat, Region};
 pub use manifest::Manifest;
 pub use sightline_engine::DeviceChoice;
 
@@ -29,6 +29,9 @@ pub struct Detection {
     pub score: f32,
     pub bbox: [f32; 4],
 }
+
+/// One image's detections, per region the model saw of it (the whole frame, tiles).
+pub type RegionDetections = Vec<Vec<Detection>>;
 
 /// Errors of the detection stage.
 #[derive(Debug, thiserror::Error)]

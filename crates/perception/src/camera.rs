@@ -2,6 +2,7 @@
 //! eval: its calibration (and localizer), the per-class score thresholds, the frame of
 //! its 3D results, and whether to draw a debug image.
 
+use crate::tiling::Tiling;
 use sightline_detect::{Class, Manifest};
 use sightline_geometry::{Calibration, Localizer, Priors};
 use std::collections::BTreeMap;
@@ -118,6 +119,8 @@ pub struct Camera {
     pub base_frame: String,
     /// Draw the detections into a debug image.
     pub draw: bool,
+    /// Tiles the model sees besides the whole frame.
+    pub tiling: Tiling,
 }
 
 impl Camera {
@@ -129,6 +132,7 @@ impl Camera {
             thresholds: Thresholds::default(),
             base_frame: BASE_LINK.into(),
             draw: false,
+            tiling: Tiling::Off,
         }
     }
 

@@ -2,10 +2,14 @@
 //! it calls the box of pure-white pixels a pedestrian (score 0.9) and reports a weak
 //! stop sign (0.1) in every image, which a 0.3 threshold must drop, plus the
 //! [`FakeDetector::lights`] it is given. It judges lights with the host reference of the
-//! state kernel.
+//! state kernel. Given regions (tiles), it sees only the white pixels inside each, as a
+//! model shown the tile would.
 
 use crate::pipeline::Detect;
-use sightline_detect::{Class, DetectError, Detection, ImageView, LightReading, StageTimes};
+use crate::tiling::TilingParams;
+use sightline_detect::{
+    Class, DetectError, Detection, ImageView, LightReading, Region, RegionDetections, StageTimes,
+};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -14,8 +18,10 @@ pub struct FakeDetector {
     pub batches: Vec<usize>,
     /// How long each batch takes.
     pub delay: Duration,
-    /// Detections added to every image (traffic lights, say).
+    /// Detections added to every image of an untiled batch (traffic lights, say).
     pub lights: Vec<Detection>,
+    /// The regions of every image of every region batch.
+    pub region_batches: Vec<Vec<Vec<Region>>>,
 }
 
 impl Detect for FakeDetector {
@@ -26,7 +32,7 @@ impl Detect for FakeDetector {
         self.batches.push(images.len());
         std::thread::sleep(self.delay);
         let detect = |image: &ImageView| {
-            let mut dets = white_box(image);
+            let mut dets = white_box(image, Region::whole(image.width(), image.height()));
             dets.extend(self.lights.iter().copied());
             dets
         };
@@ -47,26 +53,49 @@ impl Detect for FakeDetector {
             })
             .collect()
     }
+    fn detect_regions(
+        &mut self,
+        images: &[ImageView],
+        regions: &[Vec<Region>],
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
+        self.batches.push(regions.iter().map(Vec::len).sum());
+        self.region_batches.push(regions.to_vec());
+        std::thread::sleep(self.delay);
+        let detections = images
+            .iter()
+            .zip(regions)
+            .map(|(im, rs)| rs.iter().map(|&r| white_box(im, r)).collect())
+            .collect();
+        Ok((detections, StageTimes::default()))
+    }
+    fn tiling_params(&self) -> TilingParams {
+        TilingParams {
+            tile: (416, 416),
+            nms_iou: 0.65,
+            max_per_class: 100,
+        }
+    }
     fn device_name(&self) -> String {
         "fake".into()
     }
 }
 
-fn white_box(image: &ImageView) -> Vec<Detection> {
+fn white_box(image: &ImageView, region: Region) -> Vec<Detection> {
     let ch = image.format().channels();
     let (mut x1, mut y1, mut x2, mut y2) = (u32::MAX, u32::MAX, 0, 0);
-    for y in 0..image.height() {
-        for x in 0..image.width() {
+    for y in region.y..region.y + region.height {
+        for x in region.x..region.x + region.width {
             let i = y as usize * image.step() + x as usize * ch;
             if image.data()[i..i + ch.min(3)].iter().all(|&v| v == 255) {
                 (x1, y1, x2, y2) = (x1.min(x), y1.min(y), x2.max(x + 1), y2.max(y + 1));
             }
         }
     }
+    let (rx, ry) = (region.x as f32, region.y as f32);
     let mut dets = vec![Detection {
         class: Class::StopSign,
         score: 0.1,
-        bbox: [0.0, 0.0, 4.0, 4.0],
+        bbox: [rx, ry, rx + 4.0, ry + 4.0],
     }];
     if x2 > x1 {
         dets.push(Detection {

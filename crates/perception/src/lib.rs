@@ -5,8 +5,8 @@
 //!   [`Thresholds`], base frame, whether to draw);
 //! - [`Frame`]: a frame in, as raw pixels or encoded bytes, checked by one rule
 //!   ([`sightline_types::pixels`]);
-//! - [`Pipeline::process`]: the frames of several cameras through the device as one
-//!   batch, thresholds, localization (only at the calibration's size: otherwise 2D only,
+//! - [`Pipeline::process`]: the frames of several cameras (and their tiles, see
+//!   [`tiling`]) through the device as one batch, thresholds, localization (only at the calibration's size: otherwise 2D only,
 //!   counted, warned once), the debug image;
 //! - [`Output`]: the result of a frame, as `vision_msgs` 2D/3D arrays
 //!   ([`sightline_types::msgs`]) and as JSON lines ([`Record`]).
@@ -21,9 +21,11 @@ pub mod fake;
 mod frame;
 mod output;
 mod pipeline;
+pub mod tiling;
 
 pub use camera::{check_base_frame, localizer, Camera, CameraError, Thresholds, BASE_LINK};
 pub use frame::{rgb_view, BadFrame, Frame, Payload, Pixels, Stamp};
 pub use output::{Object, Output, Record, Times};
 pub use pipeline::{target_kind, Detect, Failure, Pipeline};
 pub use sightline_detect::{Class, Detection, Detector};
+pub use tiling::{BadTiling, Tiling, TilingParams};

@@ -29,6 +29,8 @@ pub struct Times {
     /// The traffic-light state of the batch's lights (device and host).
     pub state: Duration,
     pub localize: Duration,
+    /// Model passes the frame took: 1, or 1 + its tiles.
+    pub passes: usize,
 }
 
 /// The result for one frame of one camera.

@@ -1,14 +1,17 @@
 //! The frame path, once: frames of any cameras → pixels (one rule) → one device batch →
 //! per-class thresholds → localization (only at the calibration's image size) → an
 //! [`Output`] per frame, with an optional debug image. The node's worker, replay,
-//! detect, bench and eval all call [`Pipeline::process`].
+//! detect, bench and eval all call [`Pipeline::process`]. A camera with tiling on has its
+//! tiles in the same batch, merged into one set per frame ([`crate::tiling`]).
 
 use crate::annotate;
 use crate::camera::Camera;
 use crate::frame::{BadFrame, Frame, Pixels};
 use crate::output::{Object, Output, Times};
+use crate::tiling::{self, Pass, Tiling, TilingParams};
 use sightline_detect::{
-    Class, DetectError, Detection, Detector, ImageView, LightReading, StageTimes,
+    Class, DetectError, Detection, Detector, ImageView, LightReading, Region, RegionDetections,
+    StageTimes,
 };
 use sightline_geometry::{Localizer, TargetKind};
 use std::time::Instant;
@@ -27,6 +30,15 @@ pub trait Detect {
         images: &[ImageView],
         lights: &[(usize, [f32; 4])],
     ) -> Result<Vec<LightReading>, DetectError>;
+    /// Detections of regions of each image (`regions[i]` are image `i`'s) as one device
+    /// batch: per image, per region, boxes in image pixels clipped to their region.
+    fn detect_regions(
+        &mut self,
+        images: &[ImageView],
+        regions: &[Vec<Region>],
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError>;
+    /// Tile size and NMS rule for tiling.
+    fn tiling_params(&self) -> TilingParams;
     /// Name of the device, for diagnostics and reports.
     fn device_name(&self) -> String;
 }
@@ -48,6 +60,21 @@ impl Detect for Detector {
         lights: &[(usize, [f32; 4])],
     ) -> Result<Vec<LightReading>, DetectError> {
         Detector::light_states(self, images, lights)
+    }
+    fn detect_regions(
+        &mut self,
+        images: &[ImageView],
+        regions: &[Vec<Region>],
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
+        Detector::detect_regions(self, images, regions)
+    }
+    fn tiling_params(&self) -> TilingParams {
+        let manifest = self.manifest();
+        TilingParams {
+            tile: (manifest.input.width, manifest.input.height),
+            nms_iou: self.nms_iou(),
+            max_per_class: manifest.max_detections,
+        }
     }
     fn device_name(&self) -> String {
         self.gpu().name().to_string()
@@ -146,10 +173,15 @@ impl<D: Detect> Pipeline<D> {
                 Err(e) => failures[*i] = Some(Failure::Detect(e.to_string())),
             }
         }
+        let regions: Vec<Vec<Region>> = batch
+            .iter()
+            .zip(&views)
+            .map(|(i, view)| self.regions(frames[*i].0, view))
+            .collect();
         let decode = t0.elapsed();
         let mut outputs: Vec<Option<Output>> = (0..n).map(|_| None).collect();
         if !views.is_empty() {
-            match self.detector.detect_batch(&views) {
+            match self.detect_passes(&views, &regions) {
                 Ok((detections, device)) => {
                     let t_state = Instant::now();
                     let cameras: Vec<usize> = batch.iter().map(|&i| frames[i].0).collect();
@@ -162,9 +194,18 @@ impl<D: Detect> Pipeline<D> {
                     };
                     match states {
                         Ok(states) => {
-                            let per_image = batch.iter().zip(&views).zip(detections).zip(states);
-                            for (((i, view), dets), states) in per_image {
+                            let per_image = batch
+                                .iter()
+                                .zip(&views)
+                                .zip(detections)
+                                .zip(states)
+                                .zip(&regions);
+                            for ((((i, view), dets), states), rs) in per_image {
                                 let (camera, frame) = frames[*i];
+                                let times = Times {
+                                    passes: rs.len(),
+                                    ..times
+                                };
                                 let output = self.finish(camera, frame, view, dets, states, times);
                                 outputs[*i] = Some(output);
                             }
@@ -232,6 +273,54 @@ impl<D: Detect> Pipeline<D> {
                     .collect()
             })
             .collect())
+    }
+
+    /// The regions the model sees of a frame of `camera`: the whole frame, then its tiles
+    /// (the calibration's band only at the calibration's size).
+    fn regions(&self, camera: usize, view: &ImageView) -> Vec<Region> {
+        let (width, height) = (view.width(), view.height());
+        let whole = Region::whole(width, height);
+        let cam = &self.cameras[camera].camera;
+        if cam.tiling == Tiling::Off {
+            return vec![whole];
+        }
+        let band = cam
+            .localizer
+            .as_ref()
+            .map(|l| l.calibration())
+            .filter(|c| (c.camera().width(), c.camera().height()) == (width, height))
+            .and_then(tiling::distant_band);
+        let tile = self.detector.tiling_params().tile;
+        let mut regions = vec![whole];
+        regions.extend(tiling::tiles(cam.tiling, (width, height), tile, band));
+        regions
+    }
+
+    /// One device batch for every region; each frame's passes merged into one set. With
+    /// no tiles anywhere it is the plain batch (the untiled path, unchanged).
+    fn detect_passes(
+        &mut self,
+        views: &[ImageView],
+        regions: &[Vec<Region>],
+    ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
+        if regions.iter().all(|r| r.len() == 1) {
+            return self.detector.detect_batch(views);
+        }
+        let (per_region, times) = self.detector.detect_regions(views, regions)?;
+        let params = self.detector.tiling_params();
+        let merged = per_region
+            .into_iter()
+            .zip(regions)
+            .map(|(dets, rs)| {
+                let passes: Vec<Pass> = rs
+                    .iter()
+                    .zip(dets)
+                    .map(|(&region, detections)| Pass { region, detections })
+                    .collect();
+                tiling::merge(rs[0], &passes, params.nms_iou, params.max_per_class)
+            })
+            .collect();
+        Ok((merged, times))
     }
 
     /// Thresholds, localizes and (if asked) draws one frame's detections; `states` is the

@@ -174,3 +174,34 @@ fn lights_get_a_state_small_ones_unknown_other_classes_none() {
         "the red light's box is drawn red"
     );
 }
+
+#[test]
+fn a_tiled_frame_is_one_batch_and_a_box_across_tile_borders_is_one_box() {
+    let mut cam = camera("/front");
+    cam.tiling = Tiling::Auto;
+    let mut p = Pipeline::new(FakeDetector::default(), vec![cam]);
+    // Across both borders of the overlap of the first two native tiles (x 0–416 and
+    // 275–691): each tile sees a cut piece, the whole frame sees it all.
+    let white = [250, 150, 440, 300];
+    let out = p
+        .process_one(0, &frame(1, "cam0_optical", KITTI, white))
+        .unwrap();
+    let boxes: Vec<[f32; 4]> = out.objects.iter().map(|o| o.detection.bbox).collect();
+    assert_eq!(boxes, vec![white.map(|v| v as f32)]);
+    assert_eq!(out.times.passes, 5, "the whole frame and 4 tiles");
+    let d = p.detector();
+    assert_eq!(d.batches, vec![5], "one device batch");
+    let regions = &d.region_batches[0][0];
+    assert_eq!(regions[0], Region::whole(KITTI.0, KITTI.1));
+    assert!(regions[1..].iter().all(|r| r.width == 416));
+}
+
+#[test]
+fn tiling_off_is_the_plain_batch() {
+    let mut p = pipeline(1);
+    let out = p
+        .process_one(0, &frame(1, "cam0_optical", KITTI, [250, 150, 440, 300]))
+        .unwrap();
+    assert_eq!(out.times.passes, 1);
+    assert!(p.detector().region_batches.is_empty());
+}

@@ -9,7 +9,7 @@
 //! names cannot contain `/`).
 
 use sightline_detect::{Class, DeviceChoice};
-use sightline_perception::{check_base_frame, Thresholds};
+use sightline_perception::{check_base_frame, Thresholds, Tiling};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -95,6 +95,9 @@ pub struct NodeConfig {
     /// Frame of the 3D detections; the frame the calibrations' mounts are given in.
     pub base_frame: String,
     pub publish_debug_image: bool,
+    /// Tiles every camera's frames get besides the whole frame (`off`, `auto`,
+    /// `grid:COLSxROWS`).
+    pub tiling: Tiling,
     /// Per-camera parameters of cameras that are not in `cameras`, by namespace:
     /// ignored (selecting a subset of the configured cameras is no mistake), but
     /// worth a warning.
@@ -138,6 +141,7 @@ impl NodeConfig {
             "nms_iou",
             "base_frame",
             "publish_debug_image",
+            "tiling",
             "base_dir",
         ]
         .into_iter()
@@ -226,6 +230,12 @@ impl NodeConfig {
             Some(ParamValue::Bool(b)) => *b,
             Some(other) => return Err(wrong_type("publish_debug_image", "bool", other)),
         };
+        let tiling = match opt_string(params, "tiling")? {
+            None => Tiling::Off,
+            Some(spec) => spec
+                .parse()
+                .map_err(|e: sightline_perception::BadTiling| invalid("tiling", e.to_string()))?,
+        };
 
         let mut unused_cameras: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for name in params.keys() {
@@ -258,6 +268,7 @@ impl NodeConfig {
             nms_iou,
             base_frame,
             publish_debug_image,
+            tiling,
             unused_cameras,
         })
     }
@@ -437,6 +448,7 @@ mod tests {
         assert_eq!(c.cameras[1].calibration, Path::new("/abs/rear.yaml"));
         assert_eq!(c.base_frame, "base_link");
         assert_eq!(c.device, DeviceChoice::Auto);
+        assert_eq!(c.tiling, Tiling::Off);
         assert!(!c.publish_debug_image);
         // defaults come from the manifest, not from this module
         for spec in sightline_detect::Manifest::default_model().classes {
@@ -590,6 +602,10 @@ mod tests {
         check(
             &|p| drop(p.insert("nms_iou".into(), s("0.5"))),
             "nms_iou: expected number",
+        );
+        check(
+            &|p| drop(p.insert("tiling".into(), s("grid:3"))),
+            "parameter tiling: tiling \"grid:3\"",
         );
         check(&|p| drop(p.insert("device".into(), s("tpu"))), "device");
         check(

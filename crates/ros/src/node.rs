@@ -55,6 +55,7 @@ pub fn run() -> Result<(), NodeError> {
         camera.thresholds = config.score_thresholds.clone();
         camera.base_frame = config.base_frame.clone();
         camera.draw = config.publish_debug_image;
+        camera.tiling = config.tiling;
         cameras.push(WorkerCamera {
             camera,
             input: CameraInput::default(),

@@ -1,6 +1,7 @@
 //! YOLOX output decoding on the device: grid + stride box decoding, objectness × class
 //! score for the classes Sightline reports, score thresholding, and mapping back to
-//! original-image pixels. One thread per anchor point. Boxes are not clipped to the
+//! original-image pixels (divided by the letterbox scale, shifted by the region's
+//! corner when the pass saw a tile). One thread per anchor point. Boxes are not clipped to the
 //! image here: NMS compares the unclipped boxes, as YOLOX and its reference do.
 //!
 //! Output per anchor: `[x1, y1, x2, y2, score_0, …, score_{k-1}]`, where a score below
@@ -26,6 +27,8 @@ pub struct DecodeParams {
     pub classes: Vec<(u32, f32)>,
     /// Letterbox scale r; boxes are divided by it.
     pub scale: f32,
+    /// Corner of the region the pass saw, in image pixels; added to boxes after scaling.
+    pub offset: [f32; 2],
 }
 
 impl DecodeParams {
@@ -74,6 +77,8 @@ fn decode_kernel(
     anchors: u32,
     row_len: u32,
     inv_scale: f32,
+    offset_x: f32,
+    offset_y: f32,
     #[comptime] num_classes: usize,
 ) {
     let a = ABSOLUTE_POS as u32;
@@ -102,10 +107,10 @@ fn decode_kernel(
     let objectness = raw[base + 4];
 
     let o = (a as usize) * comptime!(4 + num_classes);
-    out[o] = (cx - half_w) * inv_scale;
-    out[o + 1] = (cy - half_h) * inv_scale;
-    out[o + 2] = (cx + half_w) * inv_scale;
-    out[o + 3] = (cy + half_h) * inv_scale;
+    out[o] = (cx - half_w) * inv_scale + offset_x;
+    out[o + 1] = (cy - half_h) * inv_scale + offset_y;
+    out[o + 2] = (cx + half_w) * inv_scale + offset_x;
+    out[o + 3] = (cy + half_h) * inv_scale + offset_y;
     #[unroll]
     for k in 0..num_classes {
         let id = meta[16 + 2 * k];
@@ -141,6 +146,8 @@ pub fn launch(client: &Client, p: &DecodeParams, raw: &Handle, meta: &Handle, ou
             anchors as u32,
             p.row_len,
             1.0 / p.scale,
+            p.offset[0],
+            p.offset[1],
             p.classes.len(),
         )
     }
@@ -158,10 +165,11 @@ pub fn reference(p: &DecodeParams, raw: &[f32]) -> Vec<f32> {
                 let (x, y) = ((r[0] + cx as f32) * s, (r[1] + cy as f32) * s);
                 let (hw, hh) = (r[2].exp() * s * 0.5, r[3].exp() * s * 0.5);
                 let inv = 1.0 / p.scale;
-                out.push((x - hw) * inv);
-                out.push((y - hh) * inv);
-                out.push((x + hw) * inv);
-                out.push((y + hh) * inv);
+                let [ox, oy] = p.offset;
+                out.push((x - hw) * inv + ox);
+                out.push((y - hh) * inv + oy);
+                out.push((x + hw) * inv + ox);
+                out.push((y + hh) * inv + oy);
                 for &(id, thr) in &p.classes {
                     let score = r[4] * r[5 + id as usize];
                     out.push(if score >= thr { score } else { 0.0 });
@@ -183,16 +191,27 @@ mod tests {
             .open()
             .expect("device");
         let client = gpu.client();
-        let mut rng = rand::rng();
-        for (levels, scale) in [
-            (vec![(52, 52, 8), (26, 26, 16), (13, 13, 32)], 0.65f32),
-            (vec![(10, 6, 8), (5, 3, 16)], 1.3),
+        let (seed, mut rng) = crate::kernels::test_rng();
+        for (levels, scale, offset) in [
+            (
+                vec![(52, 52, 8), (26, 26, 16), (13, 13, 32)],
+                0.65f32,
+                [0.0, 0.0],
+            ),
+            (vec![(10, 6, 8), (5, 3, 16)], 1.3, [0.0, 0.0]),
+            // A tile's pass: native scale, shifted by the tile's corner.
+            (
+                vec![(52, 52, 8), (26, 26, 16), (13, 13, 32)],
+                1.0,
+                [275.0, 17.0],
+            ),
         ] {
             let p = DecodeParams {
                 levels,
                 row_len: 85,
                 classes: vec![(0, 0.3), (9, 0.05), (11, 0.0)],
                 scale,
+                offset,
             };
             let raw: Vec<f32> = (0..p.anchors() * 85)
                 .map(|i| {
@@ -208,7 +227,11 @@ mod tests {
             launch(client, &p, &raw_h, &upload_meta(client, &p), &out);
             let got = f32::from_bytes(&client.read_one(out).expect("read")).to_vec();
             let want = reference(&p, &raw);
-            assert!(got.iter().all(|v| v.is_finite()), "unwritten element");
+            let what = format!("{offset:?} (SIGHTLINE_TEST_SEED={seed})");
+            assert!(
+                got.iter().all(|v| v.is_finite()),
+                "{what}: unwritten element"
+            );
             let (mut diff, mut norm) = (0f64, 0f64);
             for (g, w) in got.iter().zip(&want) {
                 diff += ((g - w) as f64).powi(2);
@@ -216,7 +239,7 @@ mod tests {
             }
             assert!(
                 (diff / norm).sqrt() < 1e-5,
-                "relative L2 error {}",
+                "{what}: relative L2 error {}",
                 (diff / norm).sqrt()
             );
         }

@@ -1,10 +1,12 @@
 //! Raw interleaved u8 image → letterboxed model input, in one kernel: bilinear resize
 //! (OpenCV `INTER_LINEAR` sampling: half-pixel centres, edge clamp, rounded to u8),
 //! channel reorder, u8 → f32, planar NCHW layout, constant padding right and below.
+//! The source can be a region of the uploaded image (a tile): the kernel reads it in
+//! place and samples it as if it had been cut out, edge clamp at the region's border.
 
 use super::{cube_count, CUBE_SIZE};
 use crate::manifest::{ChannelOrder, InputSpec};
-use crate::{ImageView, PixelFormat};
+use crate::{ImageView, PixelFormat, Region};
 
 use cubecl::prelude::*;
 use cubecl::server::Handle;
@@ -12,6 +14,10 @@ use cubecl::server::Handle;
 /// Geometry of one letterbox operation.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Letterbox {
+    /// Top-left corner of the region read, in image pixels.
+    pub src_x: u32,
+    pub src_y: u32,
+    /// Size of the region read (the whole image unless tiling).
     pub src_width: u32,
     pub src_height: u32,
     /// Bytes between rows of the source.
@@ -32,7 +38,12 @@ pub struct Letterbox {
 impl Letterbox {
     /// The letterbox of `image` into the model input described by `input`.
     pub fn new(image: &ImageView, input: &InputSpec) -> Letterbox {
-        let (src_width, src_height, format) = (image.width(), image.height(), image.format());
+        Letterbox::of_region(image, Region::whole(image.width(), image.height()), input)
+    }
+
+    /// The letterbox of `region` of `image` (checked by [`Region::check`]).
+    pub fn of_region(image: &ImageView, region: Region, input: &InputSpec) -> Letterbox {
+        let (src_width, src_height, format) = (region.width, region.height, image.format());
         let src_step = image.step() as u32;
         let (dst_width, dst_height) = (input.width, input.height);
         let (pad_value, bgr) = (
@@ -48,6 +59,8 @@ impl Letterbox {
         let resized_height = ((src_height as f64 * scale) as u32).clamp(1, dst_height);
         let scale = scale as f32;
         Letterbox {
+            src_x: region.x,
+            src_y: region.y,
             src_width,
             src_height,
             src_step,
@@ -93,6 +106,8 @@ fn load_byte(data: &[u32], index: usize) -> f32 {
 fn letterbox_kernel(
     src: &[u32],
     dst: &mut [f32],
+    src_x: u32,
+    src_y: u32,
     src_width: u32,
     src_height: u32,
     src_step: u32,
@@ -147,8 +162,11 @@ fn letterbox_kernel(
         let ya = u32::cast_from(y0) as usize;
         let xb = usize::min(xa + 1, src_width as usize - 1);
         let yb = usize::min(ya + 1, src_height as usize - 1);
-        let row_a = ya * src_step as usize;
-        let row_b = yb * src_step as usize;
+        // Region coordinates → image coordinates: the offset is added after the clamp.
+        let row_a = (src_y as usize + ya) * src_step as usize;
+        let row_b = (src_y as usize + yb) * src_step as usize;
+        let xa = src_x as usize + xa;
+        let xb = src_x as usize + xb;
         let mut values = Array::<f32>::new(3usize);
         #[unroll]
         for k in 0..3usize {
@@ -188,12 +206,14 @@ pub fn pack_bytes(data: &[u8]) -> Vec<u32> {
 }
 
 /// Runs the letterbox. `src` holds the packed bytes of the image (at least
-/// `src_step * (src_height - 1) + src_width * channels` bytes, checked by
-/// [`crate::ImageView::new`]); `dst` holds [`Letterbox::output_len`] f32 values.
+/// `src_step * (src_y + src_height - 1) + (src_x + src_width) * channels` bytes, checked
+/// by [`crate::ImageView::new`] and [`Region::check`]); `dst` holds
+/// [`Letterbox::output_len`] f32 values.
 pub fn launch(client: &Client, p: &Letterbox, src: &Handle, src_words: usize, dst: &Handle) {
     let plane = p.dst_width as usize * p.dst_height as usize;
     let [c0, c1, c2] = p.source_channels();
-    // SAFETY: ImageView::new validated the byte extent the kernel reads; the destination
+    // SAFETY: ImageView::new and Region::check validated the byte extent the kernel
+    // reads (the region lies inside the image); the destination
     // is indexed below 3 × plane.
     unsafe {
         letterbox_kernel::launch_unchecked(
@@ -202,6 +222,8 @@ pub fn launch(client: &Client, p: &Letterbox, src: &Handle, src_words: usize, ds
             CubeDim::new_1d(CUBE_SIZE),
             BufferArg::from_raw_parts(src.clone(), src_words),
             BufferArg::from_raw_parts(dst.clone(), p.output_len()),
+            p.src_x,
+            p.src_y,
             p.src_width,
             p.src_height,
             p.src_step,
@@ -249,6 +271,7 @@ pub fn reference(p: &Letterbox, data: &[u8]) -> Vec<f32> {
             let yb = (ya + 1).min(p.src_height as usize - 1);
             for (k, &c) in p.source_channels().iter().enumerate() {
                 let px = |xx: usize, yy: usize| {
+                    let (xx, yy) = (p.src_x as usize + xx, p.src_y as usize + yy);
                     data[yy * p.src_step as usize + xx * ch + c as usize] as f32
                 };
                 let top = px(xa, ya) + (px(xb, ya) - px(xa, ya)) * ax;
@@ -291,12 +314,12 @@ mod tests {
     }
 
     #[test]
-    fn matches_reference_for_every_format_and_odd_sizes() {
+    fn matches_reference_for_every_format_odd_sizes_and_regions() {
         let gpu = sightline_engine::DeviceChoice::test_default()
             .open()
             .expect("device");
         let client = gpu.client();
-        let mut rng = rand::rng();
+        let (seed, mut rng) = crate::kernels::test_rng();
         let cases = [
             (PixelFormat::Rgb8, 37, 23, 0),
             (PixelFormat::Bgr8, 64, 48, 5),
@@ -308,42 +331,104 @@ mod tests {
         for (format, w, h, extra) in cases {
             let step = w * format.channels() as u32 + extra;
             let data: Vec<u8> = (0..step * h).map(|_| rng.random()).collect();
-            for (dw, dh) in [(32u32, 32u32), (64, 40), (16, 24)] {
-                let input = InputSpec {
-                    width: dw,
-                    height: dh,
-                    channel_order: ChannelOrder::Bgr,
-                    value_range: [0.0, 255.0],
-                    letterbox_pad: 114.0,
-                };
-                let view = ImageView::new(w, h, step as usize, format, &data).expect("view");
-                let p = Letterbox::new(&view, &input);
-                let words = pack_bytes(&data);
-                let src = client.create_from_slice(u32::as_bytes(&words));
-                let dst = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; p.output_len()]));
-                launch(client, &p, &src, words.len(), &dst);
-                let got = f32::from_bytes(&client.read_one(dst).expect("read")).to_vec();
-                let want = reference(&p, &data);
-                assert!(
-                    got.iter().all(|v| v.is_finite()),
-                    "{p:?}: unwritten element"
-                );
-                // Rounding to integers can flip by one where the exact value sits at .5
-                // and the device's fma differs in the last bit; anything else is a bug.
-                let off: Vec<usize> = (0..got.len())
-                    .filter(|&i| (got[i] - want[i]).abs() > 0.0)
-                    .collect();
-                assert!(
-                    off.iter().all(|&i| (got[i] - want[i]).abs() <= 1.0),
-                    "{p:?}: differs by more than 1"
-                );
-                assert!(
-                    off.len() * 1000 <= got.len(),
-                    "{p:?}: {} of {} values differ",
-                    off.len(),
-                    got.len()
-                );
+            let view = ImageView::new(w, h, step as usize, format, &data).expect("view");
+            // The whole image, a random region (a tile), and the bottom-right corner
+            // pixel alone (the last bytes of the buffer).
+            let (rw, rh) = (rng.random_range(1..=w), rng.random_range(1..=h));
+            let tile = Region {
+                x: rng.random_range(0..=w - rw),
+                y: rng.random_range(0..=h - rh),
+                width: rw,
+                height: rh,
+            };
+            let corner = Region {
+                x: w - 1,
+                y: h - 1,
+                width: 1,
+                height: 1,
+            };
+            for region in [Region::whole(w, h), tile, corner] {
+                region.check(&view).expect("region inside the image");
+                for (dw, dh) in [(32u32, 32u32), (64, 40), (16, 24)] {
+                    let input = InputSpec {
+                        width: dw,
+                        height: dh,
+                        channel_order: ChannelOrder::Bgr,
+                        value_range: [0.0, 255.0],
+                        letterbox_pad: 114.0,
+                    };
+                    let p = Letterbox::of_region(&view, region, &input);
+                    let what = format!("{p:?} (SIGHTLINE_TEST_SEED={seed})");
+                    let words = pack_bytes(&data);
+                    let src = client.create_from_slice(u32::as_bytes(&words));
+                    let poisoned = vec![f32::NAN; p.output_len()];
+                    let dst = client.create_from_slice(f32::as_bytes(&poisoned));
+                    launch(client, &p, &src, words.len(), &dst);
+                    let got = f32::from_bytes(&client.read_one(dst).expect("read")).to_vec();
+                    let want = reference(&p, &data);
+                    assert!(
+                        got.iter().all(|v| v.is_finite()),
+                        "{what}: unwritten element"
+                    );
+                    // Rounding to integers can flip by one where the exact value sits at
+                    // .5 and the device's fma differs in the last bit; anything else is a
+                    // bug.
+                    let off: Vec<usize> = (0..got.len())
+                        .filter(|&i| (got[i] - want[i]).abs() > 0.0)
+                        .collect();
+                    assert!(
+                        off.iter().all(|&i| (got[i] - want[i]).abs() <= 1.0),
+                        "{what}: differs by more than 1"
+                    );
+                    assert!(
+                        off.len() * 1000 <= got.len(),
+                        "{what}: {} of {} values differ",
+                        off.len(),
+                        got.len()
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn a_region_reads_what_a_cut_out_copy_holds() {
+        // The region's reference against the whole-image reference of a host copy of
+        // the region: the offsets and the edge clamp at the region's border.
+        let (seed, mut rng) = crate::kernels::test_rng();
+        let (w, h, ch) = (50u32, 30u32, 3usize);
+        let data: Vec<u8> = (0..w as usize * h as usize * ch)
+            .map(|_| rng.random())
+            .collect();
+        let view = ImageView::new(w, h, w as usize * ch, PixelFormat::Rgb8, &data).expect("view");
+        let region = Region {
+            x: 7,
+            y: 4,
+            width: 21,
+            height: 17,
+        };
+        let mut cut = Vec::new();
+        for y in region.y..region.y + region.height {
+            let row = (y * w + region.x) as usize * ch;
+            cut.extend_from_slice(&data[row..row + region.width as usize * ch]);
+        }
+        let cut_view = ImageView::new(
+            region.width,
+            region.height,
+            region.width as usize * ch,
+            PixelFormat::Rgb8,
+            &cut,
+        )
+        .expect("view");
+        let input = InputSpec {
+            width: 32,
+            height: 32,
+            channel_order: ChannelOrder::Bgr,
+            value_range: [0.0, 255.0],
+            letterbox_pad: 114.0,
+        };
+        let of_region = reference(&Letterbox::of_region(&view, region, &input), &data);
+        let of_copy = reference(&Letterbox::new(&cut_view, &input), &cut);
+        assert_eq!(of_region, of_copy, "SIGHTLINE_TEST_SEED={seed}");
     }
 }
