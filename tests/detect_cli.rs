@@ -210,7 +210,9 @@ fn lights_have_a_state_with_and_without_tiling() {
     let shared = shared_dir();
     let dir = tempfile::tempdir().expect("tempdir");
     let states = |tiling: &str| -> Vec<String> {
-        let jsonl = dir.path().join(format!("{}.jsonl", tiling.replace(':', "_")));
+        let jsonl = dir
+            .path()
+            .join(format!("{}.jsonl", tiling.replace(':', "_")));
         let out = sightline()
             .args(["detect", "--device", "cpu", "--tiling", tiling, "--model"])
             .arg(shared.join("models/yolox_nano.onnx"))
@@ -219,11 +221,20 @@ fn lights_have_a_state_with_and_without_tiling() {
             .arg(shared.join("data/roadsign/images/road10.png"))
             .output()
             .expect("run sightline");
-        assert!(out.status.success(), "--tiling {tiling}: {}", stderr_of(&out));
+        assert!(
+            out.status.success(),
+            "--tiling {tiling}: {}",
+            stderr_of(&out)
+        );
         common::jsonl(&jsonl)
             .iter()
             .filter(|l| l["class"] == "traffic_light")
-            .map(|l| l["state"].as_str().expect("a light has a state").to_string())
+            .map(|l| {
+                l["state"]
+                    .as_str()
+                    .expect("a light has a state")
+                    .to_string()
+            })
             .collect()
     };
     let plain = states("off");
