@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: set-up, lints, every test of the workspace, then
-# the ROS 2 node's lint and integration test.
+# The whole test suite, as CI runs it: set-up, lints, every test of the workspace, the
+# ROS 2 node's lint and integration test, a short soak and the fuzz smokes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export SIGHTLINE_SHARED="${SIGHTLINE_SHARED:-$(cd .. && pwd)/shared}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"   # silences the Vulkan loader's warnings
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 # Lints with the `cuda` feature, so that the CUDA build (third_party/cubecl-cuda, the
 # engine's CUDA probe) is checked to compile without a second pass over cubecl.
 cargo clippy --workspace --all-targets --features sightline/cuda -- -D warnings
@@ -18,3 +19,7 @@ cargo test --workspace
 bash scripts/ros-setup.sh
 ( . scripts/ros-env.sh && cargo clippy -p sightline -p sightline-ros --all-targets --features ros,sightline/cuda -- -D warnings )
 bash scripts/ros-test.sh
+# Reliability (docs/reliability.md): a one-minute soak of the node just built, then a
+# 20-second smoke of every fuzz target (their long runs are recorded in the doc).
+bash scripts/soak.sh 60
+bash scripts/fuzz.sh 20

@@ -21,6 +21,8 @@ pub enum PixelError {
          MAX_IMAGE_PIXELS = {MAX_IMAGE_PIXELS}"
     )]
     TooLarge { width: u32, height: u32 },
+    #[error("truncated jpeg: no end-of-image marker after the last scan")]
+    TruncatedJpeg,
     #[error("data has {len} bytes, step {step} × height {height} = {expected}")]
     RawSize {
         len: usize,
@@ -86,6 +88,11 @@ pub fn decode(data: &[u8]) -> Result<image::RgbImage, PixelError> {
     // The header first: a bomb's claimed size is refused by name, not by the decoder.
     let (width, height) = reader().into_dimensions().map_err(failed)?;
     check_dimensions(width, height)?;
+    // The jpeg decoder fills what a cut-short file lacks with grey and says nothing: a
+    // frame cut in transport would be detected on, half of it made up.
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(data) {
+        return Err(PixelError::TruncatedJpeg);
+    }
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_IMAGE_SIDE);
     limits.max_image_height = Some(MAX_IMAGE_SIDE);
@@ -93,6 +100,17 @@ pub fn decode(data: &[u8]) -> Result<image::RgbImage, PixelError> {
     let mut reader = reader();
     reader.limits(limits);
     reader.decode().map(|img| img.into_rgb8()).map_err(failed)
+}
+
+/// Whether an end-of-image marker (FF D9) follows the last start-of-scan (FF DA). Scan
+/// data cannot hold either (an FF there is stuffed or a restart marker), so this also
+/// holds with an embedded thumbnail and with bytes after the end.
+fn jpeg_is_complete(data: &[u8]) -> bool {
+    let marker = |m: u8| move |w: &[u8]| w == [0xFF, m];
+    match data.windows(2).rposition(marker(0xDA)) {
+        Some(scan) => data[scan..].windows(2).any(marker(0xD9)),
+        None => false,
+    }
 }
 
 /// A raw image's data must be exactly `step × height` bytes (`sensor_msgs/Image`).
@@ -121,6 +139,24 @@ mod tests {
         let mut out = std::io::Cursor::new(Vec::new());
         img.write_to(&mut out, format).unwrap();
         out.into_inner()
+    }
+
+    #[test]
+    fn a_cut_short_jpeg_is_refused_and_bytes_after_its_end_are_not() {
+        let jpeg = encode(image::ImageFormat::Jpeg);
+        assert!(decode(&jpeg).is_ok());
+        for cut in [jpeg.len() / 3, jpeg.len() - 2] {
+            assert!(
+                matches!(decode(&jpeg[..cut]), Err(PixelError::TruncatedJpeg)),
+                "cut at {cut} of {}",
+                jpeg.len()
+            );
+        }
+        let mut padded = jpeg.clone();
+        padded.extend([0u8; 64]);
+        assert!(decode(&padded).is_ok());
+        let png = encode(image::ImageFormat::Png);
+        assert!(decode(&png[..png.len() * 2 / 3]).is_err());
     }
 
     #[test]

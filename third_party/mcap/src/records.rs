@@ -6,6 +6,7 @@
 //! [`Message`](crate::Message), [`Channel`](crate::Channel), and [`Schema`](crate::Schema),
 //! read from iterators like [`MessageStream`](crate::MessageStream).
 
+use std::io::Read;
 use std::{borrow::Cow, collections::BTreeMap};
 
 use binrw::*;
@@ -142,13 +143,30 @@ impl Record<'_> {
 #[binrw]
 #[derive(Debug, Clone, Eq, PartialEq, Ord, PartialOrd)]
 struct McapString {
-    #[br(temp)]
-    #[bw(calc = inner.len() as u32)]
-    pub len: u32,
-
-    #[br(count = len, try_map = String::from_utf8)]
-    #[bw(map = |s| s.as_bytes())]
+    #[br(parse_with = parse_string)]
+    #[bw(write_with = write_string)]
     pub inner: String,
+}
+
+/// Reads a length-prefixed string, allocating as its bytes arrive (Sightline's patch:
+/// `count = len` reserved the claimed length up front, so a corrupt length allocated up
+/// to 4 GiB before the read failed).
+#[binrw::parser(reader, endian)]
+fn parse_string() -> BinResult<String> {
+    let pos = reader.stream_position()?;
+    let len: u32 = BinRead::read_options(reader, endian, ())?;
+    let mut bytes = Vec::new();
+    let got = reader.take(u64::from(len)).read_to_end(&mut bytes)?;
+    if got != len as usize {
+        return Err(binrw::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            format!("string of {len} bytes at {pos}: only {got} left"),
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| binrw::Error::Custom {
+        pos,
+        err: Box::new(e),
+    })
 }
 
 /// Avoids taking a copy to turn a String to an McapString for serialization

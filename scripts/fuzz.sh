@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Runs the coverage-guided fuzz targets (fuzz/, cargo fuzz + libFuzzer + AddressSanitizer).
+#
+#   bash scripts/fuzz.sh [SECONDS] [TARGET ...]
+#
+# SECONDS per target (default 20: CI's smoke); all targets when none is named. Each run
+# starts from the seeds (scripts/fuzz_seeds.py, made from ../shared and the fixtures) and
+# the corpus that earlier runs left in fuzz/corpus/<target>. A crash, a hang (> 10 s on
+# one input), an allocation over 1 GiB or an RSS over 2 GiB (ASan's own overhead
+# included) fails the run; libFuzzer writes the input to fuzz/artifacts/<target>/.
+# Prints one line per target: executions, corpus size, peak RSS (docs/reliability.md).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${1:-20}"
+shift || true
+export SIGHTLINE_SHARED="${SIGHTLINE_SHARED:-$(cd .. && pwd)/shared}"
+
+# The fuzzer's flags (-Zsanitizer) need nightly; a machine without a nightly toolchain
+# uses the stable one with its unstable features unlocked.
+if rustup run nightly rustc --version >/dev/null 2>&1; then
+  cargo_fuzz=(cargo +nightly fuzz)
+else
+  echo "fuzz: no nightly toolchain; using stable with RUSTC_BOOTSTRAP=1"
+  export RUSTC_BOOTSTRAP=1
+  cargo_fuzz=(cargo fuzz)
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "fuzz: installing cargo-fuzz"
+  cargo install cargo-fuzz --locked --version 0.13.2
+fi
+
+seeds=fuzz/seeds
+if [ ! -f "$seeds/.done" ]; then
+  [ -x .venv/bin/python ] || bash scripts/setup.sh
+  rm -rf "$seeds"
+  .venv/bin/python scripts/fuzz_seeds.py "$SIGHTLINE_SHARED" "$seeds"
+  touch "$seeds/.done"
+fi
+
+cd fuzz
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <("${cargo_fuzz[@]}" list)
+"${cargo_fuzz[@]}" build
+
+status=0
+summary=()
+for target in "${targets[@]}"; do
+  mkdir -p "corpus/$target"
+  log="target/fuzz-$target.log"
+  echo "fuzz: $target for ${seconds}s"
+  if ! "${cargo_fuzz[@]}" run "$target" "corpus/$target" "seeds/$target" -- \
+      -max_total_time="$seconds" -timeout=10 -malloc_limit_mb=1024 -rss_limit_mb=2048 \
+      -print_final_stats=1 >"$log" 2>&1; then
+    status=1
+    echo "fuzz: $target FAILED; the end of its log ($log):"
+    tail -40 "$log"
+  fi
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
+  files=$(find "corpus/$target" -type f | wc -l)
+  bytes=$(du -sb "corpus/$target" | cut -f1)
+  summary+=("$(printf '%-18s %12s execs  %6s inputs  %9s bytes  peak RSS %s MB' \
+    "$target" "$execs" "$files" "$bytes" "$rss")")
+done
+printf '%s\n' "${summary[@]}"
+exit $status
