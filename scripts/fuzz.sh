@@ -8,7 +8,10 @@
 # the corpus that earlier runs left in fuzz/corpus/<target>. A crash, a hang (> 10 s on
 # one input), an allocation over 1 GiB or an RSS over 2 GiB (ASan's own overhead
 # included) fails the run; libFuzzer writes the input to fuzz/artifacts/<target>/.
-# Prints one line per target: executions, corpus size, peak RSS (docs/reliability.md).
+# FUZZ_DEV=1 builds without optimisation (CI's smoke: the build takes a fraction of the
+# time, the runs are slower). FUZZ_RUNS=N stops a target after N executions if that comes first (the long runs in
+# docs/reliability.md: FUZZ_RUNS=1000000 bash scripts/fuzz.sh 1800).
+# Prints one line per target: executions, corpus size, peak RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-20}"
@@ -38,9 +41,11 @@ if [ ! -f "$seeds/.done" ]; then
 fi
 
 cd fuzz
+profile=()
+[ -z "${FUZZ_DEV:-}" ] || profile=(--dev)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <("${cargo_fuzz[@]}" list)
-"${cargo_fuzz[@]}" build
+"${cargo_fuzz[@]}" build "${profile[@]}"
 
 status=0
 summary=()
@@ -48,12 +53,12 @@ for target in "${targets[@]}"; do
   mkdir -p "corpus/$target"
   log="target/fuzz-$target.log"
   echo "fuzz: $target for ${seconds}s"
-  if ! "${cargo_fuzz[@]}" run "$target" "corpus/$target" "seeds/$target" -- \
+  if ! "${cargo_fuzz[@]}" run "${profile[@]}" "$target" "corpus/$target" "seeds/$target" -- \
       -max_total_time="$seconds" -timeout=10 -malloc_limit_mb=1024 -rss_limit_mb=2048 \
-      -print_final_stats=1 >"$log" 2>&1; then
+      -print_final_stats=1 ${FUZZ_RUNS:+-runs=$FUZZ_RUNS} >"$log" 2>&1; then
     status=1
     echo "fuzz: $target FAILED; the end of its log ($log):"
-    tail -40 "$log"
+    grep -v '^INFO' "$log" | tail -40 | cut -c1-300
   fi
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")
   rss=$(grep -o 'stat::peak_rss_mb: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo "?")

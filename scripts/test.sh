@@ -22,4 +22,4 @@ bash scripts/ros-test.sh
 # Reliability (docs/reliability.md): a one-minute soak of the node just built, then a
 # 20-second smoke of every fuzz target (their long runs are recorded in the doc).
 bash scripts/soak.sh 60
-bash scripts/fuzz.sh 20
+FUZZ_DEV=1 bash scripts/fuzz.sh 20
