@@ -78,6 +78,7 @@ class Camera:
         self.seq = 0
         self.sent = 0
         self.malformed = 0
+        self.kind = 0
 
     def _send(self, frame_id, data, encoding="rgb8", step=None, width=None, height=None):
         self.seq += 1
@@ -120,6 +121,12 @@ class Camera:
         sends[kind % len(sends)]()
         self.malformed += 1
 
+    def burst(self, n=8):
+        """`n` malformed messages back to back, each of the next kind."""
+        for _ in range(n):
+            self.bad(self.kind)
+            self.kind += 1
+
 
 def publish_process(args):
     """The rear camera's own process: good frames at --rate, a burst every 30 s. Writes
@@ -132,14 +139,11 @@ def publish_process(args):
     t0 = next_t = time.time()
     next_burst = t0 + BURST_EVERY_S / 2
     next_write = t0
-    kind = 0
     while True:
         cam.good()
         now = time.time()
         if now >= next_burst:
-            for _ in range(8):
-                cam.bad(kind)
-                kind += 1
+            cam.burst()
             next_burst += BURST_EVERY_S
         if now >= next_write:
             with open(args.counts + ".tmp", "w") as f:
@@ -336,7 +340,6 @@ def soak(args, proc, obs, front):
     next_burst = t0 + burst_every
     next_kill = t0 + restart_every
     next_sample = t0 + SAMPLE_EVERY_S
-    kind = 0
     while time.time() - t0 < args.seconds:
         if proc.poll() is not None:
             failures.append(f"node died with exit code {proc.returncode} at {time.time() - t0:.0f} s")
@@ -344,9 +347,7 @@ def soak(args, proc, obs, front):
         front.good()
         now = time.time()
         if now >= next_burst:
-            for _ in range(8):
-                front.bad(kind)
-                kind += 1
+            front.burst()
             next_burst += burst_every
         if rear_down_until is None and now >= next_kill:
             rear.kill()

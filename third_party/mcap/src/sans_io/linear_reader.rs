@@ -737,6 +737,12 @@ impl LinearReader {
                             let len = u64::from_le_bytes(opcode_len_buf[1..].try_into().unwrap());
                             let len = check!(check_len(len, self.options.record_length_limit)
                                 .ok_or(McapError::RecordTooLarge { opcode, len }));
+                            // Sightline's patch: a record longer than what is left of its
+                            // chunk made the subtraction below overflow (a panic with debug
+                            // assertions; in release, records read past the chunk's end).
+                            if (OPCODE_LEN_SIZE + len) as u64 > state.compressed_remaining {
+                                return Some(Err(McapError::UnexpectedEoc));
+                            }
                             let opcode_len_data = consume!(OPCODE_LEN_SIZE + len);
                             let data = &opcode_len_data[OPCODE_LEN_SIZE..];
                             if let Some(hasher) = state.uncompressed_data_hasher.as_mut() {
