@@ -32,13 +32,20 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked --version 0.13.2
 fi
 
+# The seeds are remade whenever the script that makes them changes.
 seeds=fuzz/seeds
-if [ ! -f "$seeds/.done" ]; then
+seeds_key=$(sha256sum scripts/fuzz_seeds.py | cut -d' ' -f1)
+if [ "$(cat "$seeds/.done" 2>/dev/null)" != "$seeds_key" ]; then
   [ -x .venv/bin/python ] || bash scripts/setup.sh
   rm -rf "$seeds"
   .venv/bin/python scripts/fuzz_seeds.py "$SIGHTLINE_SHARED" "$seeds"
-  touch "$seeds/.done"
+  echo "$seeds_key" >"$seeds/.done"
 fi
+
+# The targets that read files write them here (fuzz/src/lib.rs), gone when this ends.
+SIGHTLINE_FUZZ_SCRATCH=$(mktemp -d -p /dev/shm sightline-fuzz.XXXXXX 2>/dev/null || mktemp -d)
+export SIGHTLINE_FUZZ_SCRATCH
+trap 'rm -rf "$SIGHTLINE_FUZZ_SCRATCH"' EXIT
 
 cd fuzz
 profile=()

@@ -47,4 +47,22 @@ if [ -x "$ROS_WORK/venv/bin/python" ]; then
 elif [ -z "${AMENT_PREFIX_PATH:-}" ]; then
   echo "ros-env: no ROS found: run scripts/ros-setup.sh (or source a ROS 2 install first)" >&2
 fi
+# Builds `sightline node` (debug, --features ros) and sets SIGHTLINE_NODE_CMD to run it
+# from a private hard link: a plain build in the same target directory replaces
+# target/debug/sightline with a binary without ROS support. The build's output also
+# goes to $ROS_LOG_DIR/cargo-build.log. (scripts/ros-test.sh, scripts/soak.sh)
+sightline_build_node() {
+  local log=$ROS_LOG_DIR/cargo-build.log bin=${CARGO_TARGET_DIR:-target}/debug/sightline
+  mkdir -p "$ROS_LOG_DIR" "$ROS_WORK/bin"
+  cargo build --features ros --bin sightline 2>&1 | tee "$log"
+  [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
+  # Feature unification (Cargo.toml, crates/ros/Cargo.toml) lets this build reuse the
+  # dependencies `cargo build`/`cargo test` compiled; say so when it stopped working.
+  if grep -q '^ *Compiling cubecl-core ' "$log"; then
+    echo "ros: warning: the ros build recompiled cubecl: some dependency's features" \
+      "differ from the plain build's; scripts/shared-units.py names them"
+  fi
+  ln -f "$bin" "$ROS_WORK/bin/sightline" 2>/dev/null || cp -f "$bin" "$ROS_WORK/bin/sightline"
+  SIGHTLINE_NODE_CMD="$ROS_WORK/bin/sightline node"
+}
 unset _sl_root

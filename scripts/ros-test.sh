@@ -18,22 +18,7 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 # ros_test.py's last case removes it for a node and a camera of its own
 export FASTDDS_DEFAULT_PROFILES_FILE="$PWD/launch/fastdds_large_images.xml"
 T1=$(date +%s)
-if [ -z "${SIGHTLINE_NODE_CMD:-}" ]; then
-  build_log=$ROS_LOG_DIR/cargo-build.log
-  cargo build --features ros --bin sightline 2>&1 | tee "$build_log"
-  # Feature unification (Cargo.toml, crates/ros/Cargo.toml) lets this build reuse the
-  # dependencies `cargo build`/`cargo test` compiled; say so when it stopped working.
-  if grep -q '^ *Compiling cubecl-core ' "$build_log"; then
-    echo "ros-test: warning: the ros build recompiled cubecl: some dependency's features" \
-      "differ from the plain build's; scripts/shared-units.py names them"
-  fi
-  # A private hard link: a plain build in the same target directory replaces
-  # target/debug/sightline with a binary without ROS support.
-  mkdir -p "$ROS_WORK/bin"
-  ln -f "${CARGO_TARGET_DIR:-target}/debug/sightline" "$ROS_WORK/bin/sightline" 2>/dev/null ||
-    cp -f "${CARGO_TARGET_DIR:-target}/debug/sightline" "$ROS_WORK/bin/sightline"
-  SIGHTLINE_NODE_CMD="$ROS_WORK/bin/sightline node"
-fi
+[ -n "${SIGHTLINE_NODE_CMD:-}" ] || sightline_build_node
 T2=$(date +%s)
 echo "ros-test: set-up $((T1 - T0)) s, build $((T2 - T1)) s"
 rc=0

@@ -27,6 +27,7 @@ the node). Starts the node with launch/params/sightline.yaml, publishes images f
 Prints one line per check and closes with `ros: N passed, M failed`.
 """
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -181,6 +182,28 @@ class Peer(Node):
         return None, None
 
 
+@contextlib.contextmanager
+def spinning(make_node):
+    """rclpy initialised and the node `make_node()` builds spun on a thread of its own
+    for the block; then torn down in the order rcl needs."""
+    rclpy.init()
+    node = make_node()
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
+    try:
+        yield node
+    finally:
+        executor.shutdown()
+        # The spin thread must be out of rcl before the node and context go, or the
+        # interpreter's exit can abort in C++ ("terminate called without an active
+        # exception", exit 134): 2 of 15 runs without this join, 0 of 55 with it.
+        spinner.join(timeout=10)
+        node.destroy_node()
+        rclpy.try_shutdown()
+
+
 def wait_until(pred, timeout, step=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -313,39 +336,27 @@ def main():
     print(f"starting: {' '.join(node_cmd + ros_args)} (log: {log_path})", flush=True)
     proc = subprocess.Popen(node_cmd + ros_args, stdout=log, stderr=subprocess.STDOUT, env=env)
 
-    rclpy.init()
-    peer = Peer()
-    executor = SingleThreadedExecutor()
-    executor.add_node(peer)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        ctx = dict(peer=peer, proc=proc, shared=shared, kitti_jpg=kitti_jpg,
-                   sightline=node_cmd[0], log_dir=args.log_dir, node_cmd=node_cmd,
-                   params=args.params, calib=calib, log_path=log_path)
-        started(ctx)
-        if RESULTS[-1][1]:
-            front_rgb8_kitti(ctx)
-            front_bgr8_stop_signs(ctx)
-            traffic_light_state(ctx)
-            rear_jpeg(ctx)
-            garbage(ctx)
-            diagnostics(ctx)
-            bench_ros(ctx)
-            overload(ctx, args.overload_seconds)
-        shutdown(ctx)
-        without_dds_profile(ctx)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        executor.shutdown()
-        # The spin thread must be out of rcl before the node and context go, or the
-        # interpreter's exit can abort in C++ ("terminate called without an active
-        # exception", exit 134): 2 of 15 runs without this join, 0 of 55 with it.
-        spinner.join(timeout=10)
-        peer.destroy_node()
-        rclpy.try_shutdown()
-        log.close()
+    with spinning(Peer) as peer:
+        try:
+            ctx = dict(peer=peer, proc=proc, shared=shared, kitti_jpg=kitti_jpg,
+                       sightline=node_cmd[0], log_dir=args.log_dir, node_cmd=node_cmd,
+                       params=args.params, calib=calib, log_path=log_path)
+            started(ctx)
+            if RESULTS[-1][1]:
+                front_rgb8_kitti(ctx)
+                front_bgr8_stop_signs(ctx)
+                traffic_light_state(ctx)
+                rear_jpeg(ctx)
+                garbage(ctx)
+                diagnostics(ctx)
+                bench_ros(ctx)
+                overload(ctx, args.overload_seconds)
+            shutdown(ctx)
+            without_dds_profile(ctx)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    log.close()
     failed = [n for n, ok in RESULTS if not ok]
     if failed:
         print(f"--- node log (tail) {log_path}")

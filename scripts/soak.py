@@ -39,14 +39,13 @@ import time
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from PIL import Image as PILImage
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, qos_profile_sensor_data
 from sensor_msgs.msg import CompressedImage, Image
 from vision_msgs.msg import Detection2DArray
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from ros_test import kitti_calibration, rss_kb, wait_until  # noqa: E402
+from ros_test import kitti_calibration, rss_kb, spinning, wait_until  # noqa: E402
 
 CAMERAS = ("/camera/front", "/camera/rear")
 BURST_EVERY_S = 30
@@ -229,39 +228,20 @@ def main():
     print(f"soak: starting {' '.join(node_cmd)} (log: {log_path})", flush=True)
     proc = subprocess.Popen(node_cmd, stdout=log, stderr=subprocess.STDOUT,
                             env=dict(os.environ, SIGHTLINE_LOG=os.environ.get("SIGHTLINE_LOG", "info")))
-    rclpy.init()
-    obs = Observer()
-    executor = SingleThreadedExecutor()
-    executor.add_node(obs)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    front = Camera(obs, "/camera/front", args.shared)
     failures = []
-    try:
-        failures = soak(args, proc, obs, front)
-    except Exception as e:  # noqa: BLE001 - reported as a failure, the node is still stopped
-        failures.append(f"{type(e).__name__}: {e}")
-    finally:
-        for p in list(RUNNING):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                rc = proc.wait(timeout=30)
-                if rc != 0:
-                    failures.append(f"node exited with {rc} on SIGINT")
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                failures.append("node did not stop within 30 s of SIGINT")
-        else:
-            failures.append(f"node died with exit code {proc.returncode}")
-        executor.shutdown()
-        spinner.join(timeout=10)
-        obs.destroy_node()
-        rclpy.try_shutdown()
-        log.close()
+    with spinning(Observer) as obs:
+        front = Camera(obs, "/camera/front", args.shared)
+        try:
+            failures = soak(args, proc, obs, front)
+        except Exception as e:  # noqa: BLE001 - reported as a failure, the node is still stopped
+            failures.append(f"{type(e).__name__}: {e}")
+        finally:
+            for p in list(RUNNING):
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+            failures += stop(proc)
+    log.close()
     if failures:
         print(f"--- node log (tail) {log_path}")
         with open(log_path, errors="replace") as f:
@@ -271,6 +251,19 @@ def main():
         print("soak: failed", flush=True)
         sys.exit(1)
     print("soak: passed", flush=True)
+
+
+def stop(proc):
+    """SIGINT to the node, as a launch file stops it; what went wrong, if anything."""
+    if proc.poll() is not None:
+        return [f"node died with exit code {proc.returncode}"]
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return ["node did not stop within 30 s of SIGINT"]
+    return [f"node exited with {rc} on SIGINT"] if rc != 0 else []
 
 
 RUNNING = []

@@ -12,13 +12,7 @@ bash scripts/ros-setup.sh >/dev/null
 export SIGHTLINE_SHARED="${SIGHTLINE_SHARED:-$(cd .. && pwd)/shared}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export FASTDDS_DEFAULT_PROFILES_FILE="$PWD/launch/fastdds_large_images.xml"
-if [ -z "${SIGHTLINE_NODE_CMD:-}" ]; then
-  # up to date after scripts/ros-test.sh: then this only checks
-  cargo build --features ros --bin sightline
-  mkdir -p "$ROS_WORK/bin"
-  ln -f "${CARGO_TARGET_DIR:-target}/debug/sightline" "$ROS_WORK/bin/sightline" 2>/dev/null ||
-    cp -f "${CARGO_TARGET_DIR:-target}/debug/sightline" "$ROS_WORK/bin/sightline"
-  SIGHTLINE_NODE_CMD="$ROS_WORK/bin/sightline node"
-fi
+# up to date after scripts/ros-test.sh: then this only checks
+[ -n "${SIGHTLINE_NODE_CMD:-}" ] || sightline_build_node
 exec "$ROS_VENV/bin/python" scripts/soak.py --node "$SIGHTLINE_NODE_CMD" --seconds "$seconds" \
   --out "$ROS_LOG_DIR/soak.jsonl" --log-dir "$ROS_LOG_DIR"

@@ -111,19 +111,7 @@ fuzz_target!(|data: &[u8]| {
         };
         // As replay hands a bag's frame to the pipeline.
         if let Ok(stored) = decode_frame(raw) {
-            let p = stored.pixels;
-            let frame = Frame {
-                stamp: stored.header.stamp,
-                frame_id: stored.header.frame_id,
-                payload: Payload::Raw {
-                    width: p.width,
-                    height: p.height,
-                    step: u32::try_from(p.step).unwrap_or(u32::MAX),
-                    encoding: p.encoding.clone(),
-                    data: p.into_data(),
-                },
-            };
-            use_pixels(&frame, bytes);
+            use_pixels(&Frame::from(stored), bytes);
         }
     }
 });

@@ -3,12 +3,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// A folder of this process's own (on tmpfs where there is one), made once and reused:
-/// each run overwrites the files it needs, so a run costs a file write, not a mkdir.
+/// A folder of this process's own, made once and reused: each run overwrites the files
+/// it needs, so a run costs a file write, not a mkdir. It lies under
+/// `SIGHTLINE_FUZZ_SCRATCH`, which `scripts/fuzz.sh` makes and removes (libFuzzer ends
+/// the process with `exit`, so nothing here would run to clean up), or else on tmpfs
+/// where there is one.
 pub fn scratch() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() {
+        let base = if let Some(dir) = std::env::var_os("SIGHTLINE_FUZZ_SCRATCH") {
+            PathBuf::from(dir)
+        } else if Path::new("/dev/shm").is_dir() {
             PathBuf::from("/dev/shm")
         } else {
             std::env::temp_dir()

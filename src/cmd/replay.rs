@@ -11,7 +11,7 @@ use anyhow::Context;
 use sightline_bag::frames::{Frame as BagFrame, FrameOptions, Frames};
 use sightline_bag::{Bag, BagWriter};
 use sightline_detect::Detector;
-use sightline_perception::{Frame, Payload, Pipeline};
+use sightline_perception::{Frame, Pipeline};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -57,22 +57,6 @@ fn default_out(bag: &Path) -> PathBuf {
 }
 
 /// A bag's frame as the pipeline's (its pixels were decoded on a reader thread).
-fn frame(f: BagFrame) -> Frame {
-    let p = f.pixels;
-    let (width, height, step, encoding) = (p.width, p.height, p.step as u32, p.encoding.clone());
-    Frame {
-        stamp: f.header.stamp,
-        frame_id: f.header.frame_id,
-        payload: Payload::Raw {
-            width,
-            height,
-            step,
-            encoding,
-            data: p.into_data(),
-        },
-    }
-}
-
 /// Set by the interrupt handler; the loop stops and the output bag is finished.
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -176,7 +160,9 @@ fn replay_frame(
         .context(what.clone())?;
     let (topic, index, log_time_ns) = (f.topic.clone(), f.index, f.log_time_ns);
     let start = Instant::now();
-    let output = pipeline.process_one(camera, &frame(f)).context(what)?;
+    let output = pipeline
+        .process_one(camera, &Frame::from(f))
+        .context(what)?;
     sinks.summary.latencies.push(start.elapsed());
     sinks.write(&topic, index, log_time_ns, &output)
 }

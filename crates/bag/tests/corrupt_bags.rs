@@ -184,3 +184,54 @@ fn unknown_storage_missing_metadata_and_missing_files() {
     let err = Bag::open(bag.join("nothing_here")).unwrap_err();
     assert!(matches!(err, BagError::Io { .. }));
 }
+
+/// Found by `fuzz/bag_mcap`: inside an uncompressed chunk, a record whose length runs past
+/// the chunk's end made mcap 0.26's linear reader subtract past zero (a panic in debug
+/// builds, reads beyond the chunk in release). third_party/mcap refuses it.
+#[test]
+fn a_record_longer_than_its_chunk_is_an_error_naming_the_file() {
+    let (_dir, bag) = copy_of("mcap");
+    let file = common::storage_file(&bag, "mcap");
+    let mut bytes = std::fs::read(&file).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap());
+
+    // Top-level records after the 8-byte magic: opcode (u8), length (u64 LE), body.
+    let mut at = 8;
+    let chunk = loop {
+        assert!(at + 9 <= bytes.len(), "no chunk in the fixture");
+        let (opcode, len) = (bytes[at], u64_at(&bytes, at + 1) as usize);
+        if opcode == 0x06 {
+            break at;
+        }
+        at += 9 + len;
+    };
+    // Chunk body: start time, end time, uncompressed size (u64 each), crc (u32),
+    // compression (u32-length string), records (u64 length + bytes).
+    let body = chunk + 9;
+    let crc_at = body + 24;
+    let compression_len = u32::from_le_bytes(bytes[crc_at + 4..crc_at + 8].try_into().unwrap());
+    assert_eq!(compression_len, 0, "the fixture's chunks are uncompressed");
+    let records_len_at = crc_at + 8;
+    let records_len = u64_at(&bytes, records_len_at);
+    // No crc to check, and the chunk's first record claims one byte more than the chunk
+    // holds after its opcode and length.
+    bytes[crc_at..crc_at + 4].fill(0);
+    let first_len_at = records_len_at + 8 + 1;
+    bytes[first_len_at..first_len_at + 8].copy_from_slice(&(records_len - 9 + 1).to_le_bytes());
+    // The rest of the file stays (the byte past the chunk is there to read, as it was for
+    // the fuzzer), but a damaged end magic hides the summary: the file is read linearly.
+    let end = bytes.len();
+    bytes[end - 8..].fill(0);
+    std::fs::write(&file, &bytes).unwrap();
+
+    let bag = Bag::open(&bag).unwrap();
+    let results: Vec<_> = bag.messages(&[]).unwrap().collect();
+    let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert_eq!(
+        (results.len(), errors.len()),
+        (1, 1),
+        "no message before the bad record, then one error"
+    );
+    let text = with_causes(errors[0]);
+    assert!(text.contains(&file.display().to_string()), "{text}");
+}

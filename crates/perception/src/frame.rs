@@ -135,6 +135,27 @@ impl Frame {
     }
 }
 
+/// A frame read from a bag, as replay hands it to the pipeline: the bag's reader has
+/// already decoded compressed images to rgb8, so the payload is always raw.
+impl From<sightline_bag::frames::Frame> for Frame {
+    fn from(f: sightline_bag::frames::Frame) -> Self {
+        let p = f.pixels;
+        // A step past u32 cannot describe a real image; the size check refuses it.
+        let step = u32::try_from(p.step).unwrap_or(u32::MAX);
+        Frame {
+            stamp: f.header.stamp,
+            frame_id: f.header.frame_id,
+            payload: Payload::Raw {
+                width: p.width,
+                height: p.height,
+                step,
+                encoding: p.encoding.clone(),
+                data: p.into_data(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
