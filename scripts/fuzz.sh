@@ -51,8 +51,13 @@ cd fuzz
 profile=()
 [ -z "${FUZZ_DEV:-}" ] || profile=(--dev)
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <("${cargo_fuzz[@]}" list)
-"${cargo_fuzz[@]}" build "${profile[@]}"
+if [ ${#targets[@]} -gt 0 ]; then
+  # Only what the named targets need (the bag targets skip the engine's GPU stack).
+  for target in "${targets[@]}"; do "${cargo_fuzz[@]}" build "${profile[@]}" "$target"; done
+else
+  mapfile -t targets < <("${cargo_fuzz[@]}" list)
+  "${cargo_fuzz[@]}" build "${profile[@]}"
+fi
 
 status=0
 summary=()

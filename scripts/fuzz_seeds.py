@@ -89,6 +89,10 @@ with tempfile.TemporaryDirectory() as tmp:
     for storage, target, ext in (('mcap', 'bag_mcap', 'mcap'), ('sqlite3', 'bag_sqlite', 'db3')):
         for f in sorted((Path(tmp) / storage).glob(f'*.{ext}')):
             seed(target, f.name, f.read_bytes())
+            if ext == 'mcap':  # bag_recover: whole, and cut short as a killed writer leaves it
+                data = f.read_bytes()
+                seed('bag_recover', f.name, data)
+                seed('bag_recover', f'cut_{f.name}', data[:len(data) * 2 // 3])
     with Reader(Path(tmp) / 'mcap') as reader:
         for n, (conn, _, raw) in enumerate(reader.messages()):
             selector = CDR_SELECTOR[conn.msgtype]

@@ -21,7 +21,9 @@ checks each is counted bad. Passes when: the node is alive and stops cleanly on 
 the node received is processed, dropped (displaced by a newer one) or counted bad;
 each lone malformed message raises bad_inputs by one; latency p99 of every window
 after the first stays within 3 x (cameras x service time) + 0.3 s (a frame can wait for
-the other camera's); answers resume on the rear camera after each restart; RSS grows by
+the other camera's); every camera is answered in every window after the first while its
+publisher is up (scripts/soak_windows.py); answers resume on the rear camera after each
+restart; RSS grows by
 <= 5 MB over the last 2/3 of the run (runs of 10 min and longer; shorter ones: 32 MB,
 as the overload test). Prints `soak: passed` or what failed.
 """
@@ -37,6 +39,7 @@ import threading
 import time
 
 import rclpy
+from soak_windows import silent_windows
 from diagnostic_msgs.msg import DiagnosticArray
 from PIL import Image as PILImage
 from rclpy.node import Node
@@ -322,6 +325,7 @@ def soak(args, proc, obs, front):
     rear = new_rear()
     rear_down_until = None
     restarts = []  # restart times, to check answers resume
+    downs = {"front": [], "rear": []}  # publisher down times, for the liveness rule
     samples = []
     out = open(args.out, "w")
     t0 = time.time()
@@ -345,11 +349,13 @@ def soak(args, proc, obs, front):
         if rear_down_until is None and now >= next_kill:
             rear.kill()
             rear.wait()
+            downs["rear"].append((now, None))
             rear_down_until = now + min(DOWN_S, restart_every / 2)
             next_kill += restart_every
         elif rear_down_until is not None and now >= rear_down_until:
             rear = new_rear()
             restarts.append(now)
+            downs["rear"][-1] = (downs["rear"][-1][0], now)
             rear_down_until = None
         if now >= next_sample:
             sample = {"t_s": round(now - t0, 1), "rss_mb": round(rss_kb(proc.pid) / 1024, 1)}
@@ -386,6 +392,7 @@ def soak(args, proc, obs, front):
         return failures
     time.sleep(3 * len(CAMERAS) * service + 2.5)  # let the last frames and a diagnostics period pass
     failures += judge(samples, restarts, t_end, obs, bound, args.seconds)
+    failures += silent_windows(samples, downs, t0, SAMPLE_EVERY_S, bound + 2)
     failures += lone_malformed(obs, [front, Camera(obs, "/camera/rear", args.shared)], service)
     return failures
 

@@ -14,5 +14,6 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"
 export FASTDDS_DEFAULT_PROFILES_FILE="$PWD/launch/fastdds_large_images.xml"
 # up to date after scripts/ros-test.sh: then this only checks
 [ -n "${SIGHTLINE_NODE_CMD:-}" ] || sightline_build_node
+"$ROS_VENV/bin/python" scripts/soak_windows.py   # the liveness rule's self-test
 exec "$ROS_VENV/bin/python" scripts/soak.py --node "$SIGHTLINE_NODE_CMD" --seconds "$seconds" \
   --out "$ROS_LOG_DIR/soak.jsonl" --log-dir "$ROS_LOG_DIR"

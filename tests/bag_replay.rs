@@ -226,6 +226,39 @@ fn bad_frames_stop_replay_or_are_skipped_and_counted() {
     );
 }
 
+/// A topic given to `--topics` that the bag lacks, or that holds no images, is named
+/// before anything is written, with the topics that would do.
+#[test]
+fn replay_names_a_topic_it_cannot_replay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixtures = tmp.path().join("fixtures");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_write_fixtures.py");
+    common::python_ok(&[script.as_os_str(), fixtures.as_os_str()]);
+    let bag = fixtures.join("mcap");
+    for (topic, what) in [
+        ("/cam_frnot/image_raw", "is not in the bag"),
+        ("/cam_front/camera_info", "holds sensor_msgs/msg/CameraInfo"),
+    ] {
+        let out_bag = tmp.path().join("out");
+        let out = common::sightline()
+            .arg("replay")
+            .arg(&bag)
+            .args(["--topics", "/cam_front/image_raw", topic, "--out"])
+            .arg(&out_bag)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("--topics {topic} {what}"))
+                && stderr.contains(&bag.display().to_string())
+                && stderr.contains("/cam_png/image/compressed"),
+            "{stderr}"
+        );
+        assert!(!out_bag.exists(), "nothing written");
+    }
+}
+
 /// Indices of the frames whose detections are in a replay's `--jsonl` so far.
 fn replayed_indices(path: &Path) -> std::collections::BTreeSet<u64> {
     std::fs::read_to_string(path)
@@ -300,43 +333,73 @@ fn interrupted_replay_leaves_a_readable_bag_of_what_was_processed() {
     assert_eq!(stamps, want);
 }
 
-/// SIGKILL: no summary, no metadata.yaml, perhaps a torn last record. A streaming MCAP
-/// reader (the third-party `mcap` package) still reads every frame up to the last
-/// checkpoint (one a second, `CHECKPOINT_INTERVAL`), each with both of its messages.
+/// The detection log times per topic suffix (`/detections`, `/detections_3d`) that one
+/// tool read from a bag, as `scripts/bag_open_check.py` reports them.
+fn read_times(read: &Value, tool: &str, suffix: &str) -> Vec<u64> {
+    let topics = read[tool].as_object().unwrap();
+    assert!(!topics.contains_key("error"), "{tool}: {read}");
+    topics
+        .iter()
+        .filter(|(topic, _)| topic.ends_with(suffix))
+        .flat_map(|(_, times)| times.as_array().unwrap().iter())
+        .map(|t| t.as_u64().unwrap())
+        .collect()
+}
+
+fn open_check(bag: &Path) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/bag_open_check.py");
+    serde_json::from_str(&common::python_ok(&[script.as_os_str(), bag.as_os_str()])).unwrap()
+}
+
+/// SIGKILL: no summary, nothing after the last checkpoint (one a second,
+/// `CHECKPOINT_INTERVAL`). The folder the kill left opens in `rosbags` and in the `mcap`
+/// package's `make_reader`, with every frame from the bag's first up to the last
+/// checkpoint, each with both of its messages; `sightline bag recover` turns it into an
+/// indexed bag that both read in full.
 #[test]
-fn killed_replay_leaves_an_mcap_readable_up_to_its_last_checkpoint() {
+fn killed_replay_leaves_a_bag_readable_up_to_its_last_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
     let (mut child, out, replay_jsonl) = replay_until(tmp.path(), 4);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let done = replayed_indices(&replay_jsonl).len();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mcap_read_partial.py");
-    let mcap = out.join("out_0.mcap");
-    let lines: Vec<Value> = common::python_ok(&[script.as_os_str(), mcap.as_os_str()])
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let (end, messages) = lines.split_last().unwrap();
-    assert_ne!(end["end"], "complete", "a killed writer wrote a summary?");
-    let times = |suffix: &str| -> Vec<u64> {
-        messages
-            .iter()
-            .filter(|m| m["topic"].as_str().unwrap().ends_with(suffix))
-            .map(|m| m["log_time"].as_u64().unwrap())
-            .collect()
-    };
-    let (d2, d3) = (times("/detections"), times("/detections_3d"));
-    // Frames in order from the first, none torn in half, and at most the frames of the
-    // last checkpoint interval (a frame a second, so two) missing.
-    assert_eq!(d2, d3, "{end}");
-    let first = d2.first().copied().unwrap_or(0);
-    let want: Vec<u64> = (0..d2.len() as u64)
-        .map(|i| first + i * 100_000_000)
-        .collect();
-    assert_eq!(d2, want, "{end}");
-    assert!(
-        d2.len() + 2 >= done && d2.len() <= done,
-        "{} frames readable of {done} done ({end})",
-        d2.len()
+    let recovered = tmp.path().join("recovered");
+    run(common::sightline()
+        .args(["bag", "recover"])
+        .arg(&out)
+        .arg("--out")
+        .arg(&recovered));
+
+    let killed = open_check(&out);
+    assert_eq!(
+        killed["mcap_summary"], false,
+        "a killed writer wrote a summary?"
     );
+    let whole = open_check(&recovered);
+    assert_eq!(whole["mcap_summary"], true, "{whole}");
+    // The bag's frames are 0.1 s apart from 1700000000 s (`from_images`).
+    let first = 1_700_000_000_000_000_000u64;
+    for (read, tool) in [
+        (&killed, "rosbags"),
+        (&killed, "mcap"),
+        (&whole, "rosbags"),
+        (&whole, "mcap"),
+    ] {
+        let (d2, d3) = (
+            read_times(read, tool, "/detections"),
+            read_times(read, tool, "/detections_3d"),
+        );
+        // Frames in order from the bag's first, none torn in half, and at most the
+        // frames of the last checkpoint interval (a frame a second, so two) missing.
+        assert_eq!(d2, d3, "{tool}: {read}");
+        let want: Vec<u64> = (0..d2.len() as u64)
+            .map(|i| first + i * 100_000_000)
+            .collect();
+        assert_eq!(d2, want, "{tool}: {read}");
+        assert!(
+            d2.len() + 2 >= done && d2.len() <= done && !d2.is_empty(),
+            "{tool}: {} frames readable of {done} done",
+            d2.len()
+        );
+    }
 }

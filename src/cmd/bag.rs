@@ -11,6 +11,15 @@ pub enum Command {
     Info { bag: PathBuf },
     /// Make a drive bag (MCAP) from a folder of .jpg/.png frames, in file-name order.
     FromImages(FromImagesArgs),
+    /// Copy what is intact of a recording cut short (a killed replay or recorder: no
+    /// summary, no metadata.yaml, a torn last record) into a new, complete bag.
+    Recover {
+        /// The damaged bag folder, or one .mcap/.db3 file.
+        bag: PathBuf,
+        /// New bag folder (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(clap::Args)]
@@ -48,6 +57,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Info { bag } => info(bag),
         Command::FromImages(args) => make(args),
+        Command::Recover { bag, out } => recover(bag, out),
     }
 }
 
@@ -121,6 +131,29 @@ fn make(a: FromImagesArgs) -> anyhow::Result<()> {
         "wrote {n} frames on {} to {}",
         opts.topic,
         opts.output.display()
+    );
+    Ok(())
+}
+
+fn recover(bag: PathBuf, out: PathBuf) -> anyhow::Result<()> {
+    let recovered = sightline_bag::recover::recover(&bag, &out)?;
+    for stop in &recovered.stopped {
+        eprintln!(
+            "reading stopped: {}",
+            sightline_bag::with_causes(stop as &dyn std::error::Error)
+        );
+    }
+    let per_topic: Vec<String> = recovered
+        .topics
+        .iter()
+        .map(|t| format!("{} {}", t.name, t.message_count))
+        .collect();
+    eprintln!(
+        "recovered {} messages ({}) into {} ({})",
+        recovered.message_count(),
+        per_topic.join(", "),
+        recovered.output.display(),
+        recovered.storage.as_str()
     );
     Ok(())
 }

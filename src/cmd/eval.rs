@@ -69,6 +69,11 @@ struct RunArgs {
     /// Where a shard's frames go, for `sightline eval merge`.
     #[arg(long, requires = "shard")]
     out: Option<PathBuf>,
+    /// Score without the images that cannot be read (listed in the report) and exit 0;
+    /// without it such images still leave the scores and are listed, but the exit status
+    /// is non-zero.
+    #[arg(long)]
+    skip_bad: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -115,8 +120,9 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
     let kind = dataset.kind;
-    let skipped = dataset.skipped.clone();
+    let mut skipped = dataset.skipped.clone();
     let mut frames: Vec<Frame> = dataset.frames;
+    let mut unreadable = 0;
     match &a.detections {
         Some(path) => {
             if a.camera.calibration.is_some() {
@@ -149,7 +155,16 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
             eprintln!("running the detector on {} images", images.len());
             let calib = spec.path.join("calib");
             let kitti = (kind == DatasetKind::Kitti).then_some(calib.as_path());
-            let dets = crate::cmd::eval_run::detect(&images, kitti, &a.detector, &a.camera)?;
+            let (dets, bad) = crate::cmd::eval_run::detect(&images, kitti, &a.detector, &a.camera)?;
+            // An unreadable image has no detections to score: keeping its frame would
+            // count its objects as missed and lower AP without a word.
+            let bad_ids: std::collections::BTreeSet<String> = bad
+                .iter()
+                .map(|s| crate::cmd::setup::stem(&s.path))
+                .collect();
+            frames.retain(|f| !bad_ids.contains(&f.id));
+            unreadable = bad.len();
+            skipped.extend(bad);
             sightline_eval::detections::attach(&mut frames, dets);
         }
     }
@@ -172,10 +187,16 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
             out.display()
         );
     }
-    match &a.report {
-        Some(dir) => report(dir, &frames, kind, &skipped, &opts),
-        None => Ok(()),
+    if let Some(dir) = &a.report {
+        report(dir, &frames, kind, &skipped, &opts)?;
     }
+    if unreadable > 0 && !a.skip_bad {
+        bail!(
+            "{unreadable} image(s) could not be read and were left out of the scores (listed \
+             in the report); pass --skip-bad to accept that"
+        );
+    }
+    Ok(())
 }
 
 fn report(

@@ -3,21 +3,27 @@
 //! `calib/<frame>.txt` unless `--calibration` is given).
 
 use crate::cmd::setup::{self, CameraArgs, DetectorArgs};
-use sightline_eval::Detection;
+use sightline_eval::{Detection, Skipped};
 use sightline_geometry::Calibration;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// Detections per image stem. Unreadable images are reported on stderr and skipped.
+/// Detections keyed by image stem.
+pub type DetectionsByImage = BTreeMap<String, Vec<Detection>>;
+
+/// Detections per image stem, and the images that could not be read (each named on
+/// stderr): the caller leaves those out of the scores rather than count their objects
+/// as missed.
 pub fn detect(
     images: &[PathBuf],
     kitti_calib: Option<&Path>,
     detector: &DetectorArgs,
     camera: &CameraArgs,
-) -> anyhow::Result<BTreeMap<String, Vec<Detection>>> {
+) -> anyhow::Result<(DetectionsByImage, Vec<Skipped>)> {
     let mut dets = BTreeMap::new();
+    let mut unreadable = Vec::new();
     if images.is_empty() {
-        return Ok(dets); // an empty shard
+        return Ok((dets, unreadable)); // an empty shard
     }
     // AP wants every detection: 0.001 unless the flags say otherwise.
     let camera = camera.camera("dataset", false, Some(0.001))?;
@@ -38,7 +44,11 @@ pub fn detect(
         let out = match crate::cmd::detect::detect_file(&mut pipeline, path) {
             Ok(out) => out,
             Err(err) => {
-                eprintln!("warning: skipping {err:#}");
+                eprintln!("error: {err:#}");
+                unreadable.push(Skipped {
+                    path: path.clone(),
+                    reason: format!("unreadable image: {err:#}"),
+                });
                 continue;
             }
         };
@@ -59,7 +69,7 @@ pub fn detect(
             .collect();
         dets.insert(image, converted);
     }
-    Ok(dets)
+    Ok((dets, unreadable))
 }
 
 /// The localizer of a KITTI frame from its `calib/<frame>.txt`, at the image's size.

@@ -68,24 +68,42 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     let bag = Bag::open(&args.bag)?;
+    let image_topics = sightline_bag::frames::image_topics(bag.info());
+    // A mistyped topic would otherwise replay nothing of it, silently.
+    let listed = if image_topics.is_empty() {
+        "none".to_string()
+    } else {
+        image_topics.join(", ")
+    };
+    for topic in &args.topics {
+        let what = match bag.info().topic(topic) {
+            None => "is not in the bag".to_string(),
+            Some(t) if !image_topics.contains(topic) => format!("holds {}", t.type_name),
+            Some(_) => continue,
+        };
+        anyhow::bail!(
+            "{}: --topics {topic} {what}; its image topics: {listed}",
+            args.bag.display()
+        );
+    }
+    let topics = if args.topics.is_empty() {
+        image_topics
+    } else {
+        args.topics.clone()
+    };
     let mut options = FrameOptions {
-        topics: args.topics.clone(),
+        topics: topics.clone(),
         ..FrameOptions::default()
     };
     if let Some(w) = args.workers {
         options.workers = w.max(1);
     }
-    let topics = if options.topics.is_empty() {
-        sightline_bag::frames::image_topics(bag.info())
-    } else {
-        options.topics.clone()
-    };
     let frames = Frames::spawn(&bag, &options)?;
     anyhow::ensure!(
         frames.total() > 0,
-        "{}: no image messages on {:?}",
+        "{}: no image messages to replay (topics: [{}])",
         args.bag.display(),
-        args.topics
+        topics.join(", ")
     );
     let cameras = topics
         .iter()

@@ -248,7 +248,7 @@ impl Frames {
             .iter()
             .filter_map(|t| bag.info().topic(t))
             .map(|t| t.message_count)
-            .sum();
+            .fold(0, u64::saturating_add); // claimed counts: see BagInfo::message_count
         let messages = bag.messages(&topics)?;
         let stop = Arc::new(AtomicBool::new(false));
         let budget = Arc::new(Budget {

@@ -22,6 +22,8 @@ pub mod msgdef;
 pub mod msgs;
 pub mod pixels;
 mod reader;
+pub mod recover;
+mod tail_file;
 mod writer;
 
 pub use error::{BagError, CdrError, Position};

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 use crate::error::BagError;
+use crate::reader::TopicInfo;
 
 pub(crate) const FILE_NAME: &str = "metadata.yaml";
 
@@ -70,7 +71,53 @@ pub(crate) struct FileInfo {
     pub message_count: u64,
 }
 
+impl SinceEpoch {
+    pub fn from_ns(ns: u64) -> SinceEpoch {
+        SinceEpoch {
+            nanoseconds_since_epoch: i64::try_from(ns).unwrap_or(i64::MAX),
+        }
+    }
+}
+
 impl Metadata {
+    /// Version 9 metadata for these topics (with their counts) and storage files.
+    pub fn describe(
+        storage_identifier: &str,
+        topics: &[TopicInfo],
+        range: Option<(u64, u64)>,
+        files: Vec<FileInfo>,
+    ) -> Metadata {
+        let (start, end) = range.unwrap_or((0, 0));
+        Metadata {
+            version: 9,
+            storage_identifier: storage_identifier.into(),
+            duration: Nanoseconds {
+                nanoseconds: end.saturating_sub(start),
+            },
+            starting_time: SinceEpoch::from_ns(start),
+            message_count: topics.iter().map(|t| t.message_count).sum(),
+            topics_with_message_count: topics
+                .iter()
+                .map(|t| TopicWithCount {
+                    topic_metadata: TopicMetadata {
+                        name: t.name.clone(),
+                        type_name: t.type_name.clone(),
+                        serialization_format: t.serialization_format.clone(),
+                        offered_qos_profiles: serde_yaml::Value::Sequence(Vec::new()),
+                        type_description_hash: Some(String::new()),
+                    },
+                    message_count: t.message_count,
+                })
+                .collect(),
+            compression_format: String::new(),
+            compression_mode: String::new(),
+            relative_file_paths: files.iter().map(|f| f.path.clone()).collect(),
+            files: Some(files),
+            custom_data: Some(serde_yaml::Value::Mapping(Default::default())),
+            ros_distro: Some(String::new()),
+        }
+    }
+
     pub fn load(dir: &Path) -> Result<Metadata, BagError> {
         let path = dir.join(FILE_NAME);
         let text = match std::fs::read_to_string(&path) {

@@ -3,17 +3,20 @@
 //!
 //! The MCAP summary and `metadata.yaml` are written by [`BagWriter::finish`], or on drop if
 //! the writer is abandoned (an error, or a replay stopped by Ctrl-C), so the bag always holds
-//! what was written before. A process killed outright (SIGKILL, power loss) writes neither:
-//! its file is then readable by a streaming MCAP reader up to the last closed chunk, and
-//! [`BagWriter::checkpoint`] bounds what that loses (docs/replay.md).
+//! what was written before. For a process killed outright (SIGKILL), each
+//! [`BagWriter::checkpoint`] leaves a valid rosbag2 folder behind: the MCAP file ends in a
+//! footer without summary (readers then scan it; [`crate::tail_file`]) and `metadata.yaml`
+//! counts what the file holds. `sightline bag recover` makes an indexed copy of such a
+//! folder (docs/reliability.md).
 
 use std::fs::File;
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use crate::error::{BagError, Position};
-use crate::metadata::{FileInfo, Metadata, Nanoseconds, SinceEpoch, TopicMetadata, TopicWithCount};
+use crate::metadata::{FileInfo, Metadata, Nanoseconds, SinceEpoch};
 use crate::msgs::{to_cdr, Message};
+use crate::reader::TopicInfo;
+use crate::tail_file::TailFile;
 
 /// A topic added with [`BagWriter::add_topic`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,7 +38,7 @@ pub const CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_s
 pub struct BagWriter {
     dir: PathBuf,
     file_name: String,
-    mcap: Option<mcap::Writer<BufWriter<File>>>,
+    mcap: Option<mcap::Writer<TailFile>>,
     topics: Vec<Topic>,
     range: Option<(u64, u64)>,
     last_checkpoint: std::time::Instant,
@@ -61,22 +64,28 @@ impl BagWriter {
             .profile("ros2")
             .library(concat!("sightline-bag ", env!("CARGO_PKG_VERSION")))
             .compression(None)
-            .chunk_size(Some(CHUNK_BYTES));
+            .chunk_size(Some(CHUNK_BYTES))
+            // Whole chunks reach the file (TailFile), never a placeholder length.
+            .disable_seeking(true);
         let mcap = options
-            .create(BufWriter::new(file))
+            .create(TailFile::new(file))
             .map_err(|source| BagError::Mcap {
                 path: path.clone(),
                 position: Position::BeforeFirstMessage,
                 source,
             })?;
-        Ok(BagWriter {
+        let mut writer = BagWriter {
             dir,
             file_name,
             mcap: Some(mcap),
             topics: Vec::new(),
             range: None,
             last_checkpoint: std::time::Instant::now(),
-        })
+        };
+        // A valid, empty bag from the start: a folder killed before its first checkpoint
+        // still opens.
+        writer.commit()?;
+        Ok(writer)
     }
 
     /// Call between units of output (a replayed frame's messages): when the last
@@ -88,11 +97,19 @@ impl BagWriter {
             return Ok(());
         }
         self.last_checkpoint = std::time::Instant::now();
+        self.commit()
+    }
+
+    /// A checkpoint now: closes the open chunk, writes it with a provisional end, then
+    /// `metadata.yaml` for what the file now holds (in that order, so the metadata never
+    /// counts more).
+    pub fn commit(&mut self) -> Result<(), BagError> {
         let result = match self.mcap.as_mut() {
             Some(mcap) => mcap.flush(),
-            None => Ok(()),
+            None => return Ok(()),
         };
-        result.map_err(|e| self.mcap_error(e))
+        result.map_err(|e| self.mcap_error(e))?;
+        self.metadata().store(&self.dir)
     }
 
     pub fn path(&self) -> &Path {
@@ -116,6 +133,25 @@ impl BagWriter {
 
     /// Adds a topic of a type whose definition this crate carries (see [`crate::msgdef`]).
     pub fn add_topic(&mut self, name: &str, type_name: &str) -> Result<TopicId, BagError> {
+        let Some(schema) = crate::msgdef::schema_text(type_name) else {
+            return Err(BagError::UnknownType {
+                path: self.dir.clone(),
+                topic: name.into(),
+                type_name: type_name.into(),
+            });
+        };
+        self.add_topic_with_schema(name, type_name, "ros2msg", schema.as_bytes())
+    }
+
+    /// Adds a topic of any type, with its definition as a recording carries it (`bag
+    /// recover` copies a recording's topics this way).
+    pub fn add_topic_with_schema(
+        &mut self,
+        name: &str,
+        type_name: &str,
+        schema_encoding: &str,
+        schema: &[u8],
+    ) -> Result<TopicId, BagError> {
         if let Some(i) = self
             .topics
             .iter()
@@ -123,17 +159,11 @@ impl BagWriter {
         {
             return Ok(TopicId(i));
         }
-        let unknown = || BagError::UnknownType {
-            path: self.dir.clone(),
-            topic: name.into(),
-            type_name: type_name.into(),
-        };
-        let schema = crate::msgdef::schema_text(type_name).ok_or_else(unknown)?;
         let Some(mcap) = self.mcap.as_mut() else {
-            return Err(unknown());
+            return Err(self.mcap_error(mcap::McapError::AttemptedWriteAfterFailure));
         };
         let channel = mcap
-            .add_schema(type_name, "ros2msg", schema.as_bytes())
+            .add_schema(type_name, schema_encoding, schema)
             .and_then(|schema_id| mcap.add_channel(schema_id, name, "cdr", &Default::default()));
         let channel = channel.map_err(|e| self.mcap_error(e))?;
         self.topics.push(Topic {
@@ -197,47 +227,32 @@ impl BagWriter {
             return Ok(());
         };
         mcap.finish().map_err(|e| self.mcap_error(e))?;
+        let path = self.dir.join(&self.file_name);
+        mcap.into_inner().close().map_err(BagError::io(&path))?;
+        self.metadata().store(&self.dir)
+    }
+
+    fn metadata(&self) -> Metadata {
+        let topics: Vec<TopicInfo> = self
+            .topics
+            .iter()
+            .map(|t| TopicInfo {
+                name: t.name.clone(),
+                type_name: t.type_name.clone(),
+                serialization_format: "cdr".into(),
+                message_count: t.count,
+            })
+            .collect();
         let (start, end) = self.range.unwrap_or((0, 0));
-        let message_count = self.topics.iter().map(|t| t.count).sum();
-        let since_epoch = SinceEpoch {
-            nanoseconds_since_epoch: i64::try_from(start).unwrap_or(i64::MAX),
+        let file = FileInfo {
+            path: self.file_name.clone(),
+            starting_time: SinceEpoch::from_ns(start),
+            duration: Nanoseconds {
+                nanoseconds: end - start,
+            },
+            message_count: topics.iter().map(|t| t.message_count).sum(),
         };
-        let duration = Nanoseconds {
-            nanoseconds: end - start,
-        };
-        let metadata = Metadata {
-            version: 9,
-            storage_identifier: "mcap".into(),
-            duration,
-            starting_time: since_epoch,
-            message_count,
-            topics_with_message_count: self
-                .topics
-                .iter()
-                .map(|t| TopicWithCount {
-                    topic_metadata: TopicMetadata {
-                        name: t.name.clone(),
-                        type_name: t.type_name.clone(),
-                        serialization_format: "cdr".into(),
-                        offered_qos_profiles: serde_yaml::Value::Sequence(Vec::new()),
-                        type_description_hash: Some(String::new()),
-                    },
-                    message_count: t.count,
-                })
-                .collect(),
-            compression_format: String::new(),
-            compression_mode: String::new(),
-            relative_file_paths: vec![self.file_name.clone()],
-            files: Some(vec![FileInfo {
-                path: self.file_name.clone(),
-                starting_time: since_epoch,
-                duration,
-                message_count,
-            }]),
-            custom_data: Some(serde_yaml::Value::Mapping(Default::default())),
-            ros_distro: Some(String::new()),
-        };
-        metadata.store(&self.dir)
+        Metadata::describe("mcap", &topics, self.range, vec![file])
     }
 }
 

@@ -235,3 +235,34 @@ fn a_record_longer_than_its_chunk_is_an_error_naming_the_file() {
     let text = with_causes(errors[0]);
     assert!(text.contains(&file.display().to_string()), "{text}");
 }
+
+/// Found by `fuzz/bag_mcap`: message counts as a file claims them (MCAP statistics,
+/// `metadata.yaml`) were added unchecked; two claims near `u64::MAX` overflowed.
+#[test]
+fn claimed_message_counts_that_add_past_u64_saturate() {
+    let (_dir, bag) = copy_of("sqlite3");
+    let meta = bag.join("metadata.yaml");
+    let text = std::fs::read_to_string(&meta).unwrap();
+    let mut claims = 0;
+    let edited: String = text
+        .lines()
+        .map(|line| {
+            // Each topic's count (rosbags writes `- message_count: N` items under
+            // topics_with_message_count), not the totals.
+            if let Some((indent, _)) = line.split_once("- message_count:") {
+                claims += 1;
+                format!("{indent}- message_count: {}", u64::MAX)
+            } else {
+                line.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(claims >= 2, "the fixture has several topics:\n{text}");
+    std::fs::write(&meta, edited).unwrap();
+
+    let bag = Bag::open(&bag).unwrap();
+    assert_eq!(bag.info().message_count(), u64::MAX);
+    let frames = sightline_bag::frames::Frames::spawn(&bag, &Default::default()).unwrap();
+    assert_eq!(frames.total(), u64::MAX);
+}

@@ -52,13 +52,23 @@ pub struct BagInfo {
 }
 
 impl BagInfo {
+    /// The counts as the bag's metadata or MCAP statistics claim them, added without
+    /// overflow (a damaged file may claim anything; found by `fuzz/bag_mcap`).
     pub fn message_count(&self) -> u64 {
-        self.topics.iter().map(|t| t.message_count).sum()
+        self.topics
+            .iter()
+            .map(|t| t.message_count)
+            .fold(0, u64::saturating_add)
     }
 
     pub fn topic(&self, name: &str) -> Option<&TopicInfo> {
         self.topics.iter().find(|t| t.name == name)
     }
+}
+
+/// Topics, counts and time range of one SQLite3 storage file (`bag recover`).
+pub(crate) fn summarize_sqlite(path: &Path) -> rusqlite::Result<Contents> {
+    sqlite_file::summarize(path)
 }
 
 /// A message as stored: who, when, and its serialised bytes.
