@@ -7,8 +7,8 @@
 //! config written beside the tasks declares both. Reading back, a task's ground truth is
 //! its last annotation that was not cancelled; a task nobody annotated is skipped and
 //! listed (its pre-labels are not ground truth). The image is found by the file name
-//! at the end of `data.image` (`/data/local-files/?d=images/x.png`, an URL or a path)
-//! in `<dir of FILE>/images/`, else `<dir of FILE>/`.
+//! at the end of `data.image` (`/data/local-files/?d=images/x.png`, an URL or a path;
+//! an upload's `<8 hex>-` prefix dropped) in `<dir of FILE>/images/`, else `<dir of FILE>/`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -59,6 +59,20 @@ fn file_name_of(reference: &str) -> String {
     percent_decode(last)
 }
 
+/// Label Studio renames an uploaded file `<8 hex digits>-<name>`; the name is ours when
+/// only the unprefixed file is among the images.
+fn without_upload_prefix(name: &str, dir: &Path) -> String {
+    let unprefixed = match name.split_once('-') {
+        Some((p, rest)) if p.len() == 8 && p.bytes().all(|b| b.is_ascii_hexdigit()) => rest,
+        _ => return name.to_string(),
+    };
+    if find_image(dir, name).is_none() && find_image(dir, unprefixed).is_some() {
+        unprefixed.to_string()
+    } else {
+        name.to_string()
+    }
+}
+
 fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -94,7 +108,7 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
             .get("image")
             .and_then(Value::as_str)
             .ok_or_else(|| EvalError::field(file, format!("[{k}].data.image"), "missing"))?;
-        let name = file_name_of(reference);
+        let name = without_upload_prefix(&file_name_of(reference), dir);
         let Some(annotation) = task.annotations.iter().rev().find(|a| !a.was_cancelled) else {
             out.skipped.push(Skipped {
                 path: dir.join("images").join(&name),
@@ -337,6 +351,22 @@ mod tests {
             err.contains("cam__1_000000002.png") && err.contains("bicycle"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn an_uploaded_file_is_matched_by_its_name_without_the_upload_prefix() {
+        let tmp = tempfile::tempdir().unwrap();
+        sample_images(tmp.path());
+        let (dir, name) = (tmp.path(), "cam__1_000000002.png");
+        assert_eq!(
+            without_upload_prefix(&format!("8f2a1b3c-{name}"), dir),
+            name
+        );
+        assert_eq!(
+            without_upload_prefix("8f2a1b3c-gone.png", dir),
+            "8f2a1b3c-gone.png"
+        );
+        assert_eq!(without_upload_prefix(name, dir), name);
     }
 
     #[test]
