@@ -200,6 +200,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `<recording>__<topic, / as _>__<sec>_<nanosec>`: the stem of a recording's frame.
+fn frame_name(recording: &str, topic: &str, stamp: sightline_perception::Stamp) -> String {
+    let topic = topic.trim_start_matches('/').replace('/', "_");
+    format!("{recording}__{topic}__{}_{:09}", stamp.sec, stamp.nanosec)
+}
+
 /// An `f32` as the `f64` of its shortest decimal form, so the formats hold the numbers
 /// `detections.jsonl` holds (`0.8284734`, not `0.8284733891487122`).
 fn decimal(v: f32) -> f64 {
@@ -318,11 +324,7 @@ impl Collected {
                     continue;
                 }
             };
-            let topic_part = topic.trim_start_matches('/').replace('/', "_");
-            let base = format!(
-                "{recording}__{topic_part}__{}_{:09}",
-                stamp.sec, stamp.nanosec
-            );
+            let base = frame_name(&recording, &topic, stamp);
             // Two messages of a topic with one stamp (a driver that does not stamp)
             // keep apart by their index.
             let name = if self.names.contains_key(&format!("{base}.png")) {
@@ -344,5 +346,36 @@ impl Collected {
             self.push(name, &output, origin)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_frame_name_traces_back_to_recording_topic_and_stamp() {
+        let stamp = sightline_perception::Stamp {
+            sec: 1_700_000_000,
+            nanosec: 5_000,
+        };
+        assert_eq!(
+            frame_name("drive", "/cam_front/image_raw/compressed", stamp),
+            "drive__cam_front_image_raw_compressed__1700000000_000005000"
+        );
+    }
+
+    #[test]
+    fn only_bag_files_and_folders_with_metadata_are_recordings() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mcap = tmp.path().join("a.mcap");
+        std::fs::write(&mcap, b"").unwrap();
+        assert!(is_recording(&mcap));
+        assert!(!is_recording(tmp.path()), "a folder without metadata.yaml");
+        std::fs::write(tmp.path().join("metadata.yaml"), b"").unwrap();
+        assert!(is_recording(tmp.path()));
+        let png = tmp.path().join("a.png");
+        std::fs::write(&png, b"").unwrap();
+        assert!(!is_recording(&png));
     }
 }
