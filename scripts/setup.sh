@@ -2,7 +2,8 @@
 # One-time (idempotent) set-up of a Debian/Ubuntu machine for Sightline:
 #   - Mesa's software Vulkan driver (lavapipe), so the GPU kernels run without a GPU;
 #   - a Python venv (.venv) with the independent peers tests compare against
-#     (onnxruntime, pycocotools, rosbags, OpenCV).
+#     (onnxruntime, pycocotools, rosbags, OpenCV), and .venv-label with the annotation
+#     tools' libraries (datumaro, label-studio-sdk) that read `sightline label` exports.
 # Rust (rustup, stable >= 1.85) must already be installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,5 +26,12 @@ if [ ! -x .venv/bin/python ] || ! cmp -s scripts/requirements.txt .venv/.require
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q -r scripts/requirements.txt
   cp scripts/requirements.txt .venv/.requirements
+fi
+if [ ! -x .venv-label/bin/python ] || ! cmp -s scripts/requirements-label.txt .venv-label/.requirements; then
+  echo "setup: creating .venv-label (datumaro, label-studio-sdk for the label tests)"
+  python3 -m venv .venv-label
+  .venv-label/bin/pip install -q --upgrade pip
+  .venv-label/bin/pip install -q -r scripts/requirements-label.txt
+  cp scripts/requirements-label.txt .venv-label/.requirements
 fi
 echo "setup: ok"

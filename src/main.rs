@@ -20,6 +20,8 @@ enum Command {
     Detect(cmd::detect::Args),
     /// Score the detector (or a detections file) against a labeled dataset.
     Eval(cmd::eval::Args),
+    /// Pre-label image folders and recordings for CVAT, Label Studio, YOLO or COCO.
+    Label(cmd::label::Args),
     /// Inspect and make rosbag2 recordings.
     #[command(subcommand)]
     Bag(cmd::bag::Command),
@@ -43,6 +45,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Detect(args) => cmd::detect::run(args),
         Command::Eval(args) => cmd::eval::run(args),
+        Command::Label(args) => cmd::label::run(args),
         Command::Bag(command) => cmd::bag::run(command),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Bench(args) => cmd::bench::run(args),

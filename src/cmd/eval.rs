@@ -40,7 +40,8 @@ struct MergeArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// kitti:DIR, yolo:DIR, voc:DIR or coco:FILE; or tlstate:DIR (traffic-light crops
+    /// kitti:DIR, yolo:DIR, voc:DIR, coco:FILE, cvat:FILE.xml or labelstudio:FILE.json
+    /// (corrected `sightline label` exports); or tlstate:DIR (traffic-light crops
     /// in red/, yellow/, green/: state accuracy only).
     #[arg(long)]
     dataset: Option<String>,
@@ -93,7 +94,7 @@ fn merge(m: MergeArgs) -> anyhow::Result<()> {
 
 fn run_eval(a: RunArgs) -> anyhow::Result<()> {
     let Some(spec) = a.dataset.as_deref() else {
-        bail!("--dataset is required (kitti:DIR, yolo:DIR, voc:DIR or coco:FILE)");
+        bail!("--dataset is required (kitti:DIR, yolo:DIR, voc:DIR, coco:FILE, cvat:FILE.xml or labelstudio:FILE.json)");
     };
     if let Some(dir) = spec.strip_prefix("tlstate:") {
         let Some(report) = &a.report else {

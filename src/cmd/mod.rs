@@ -7,6 +7,7 @@ pub mod detect;
 pub mod eval;
 pub mod eval_run;
 pub mod eval_state;
+pub mod label;
 pub mod node;
 pub mod replay;
 pub mod replay_out;

@@ -185,6 +185,12 @@ impl Manifest {
     }
 }
 
+/// The SHA-256 of a file, lower-case hex: what the manifest's `sha256` lists, and the
+/// model version exports record.
+pub fn file_sha256(path: &Path) -> std::io::Result<String> {
+    Ok(sha256_hex(&std::fs::read(path)?))
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)

@@ -13,6 +13,7 @@ mod class;
 mod dataset;
 pub mod detections;
 mod error;
+pub mod export;
 mod frame;
 pub mod light_state;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! COCO JSON: `coco:FILE` names the annotations file; images are looked up as
-//! `<dir of FILE>/images/<file_name>`, else `<dir of FILE>/<file_name>`.
+//! `<dir of FILE>/images/<file_name>`, `<dir of FILE>/../images/<file_name>` (COCO's
+//! `annotations/instances_*.json` layout), else `<dir of FILE>/<file_name>`.
 //!
 //! Categories map by name through the class map; `area` and `iscrowd` are kept, since
 //! pycocotools uses them for area ranges and crowd matching. Frames are identified by
@@ -11,8 +12,9 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::{image_size, stem, Loaded, Skipped};
-use crate::class::ClassMap;
+use crate::class::{Class, ClassMap};
 use crate::error::{EvalError, Result};
+use crate::export::{write_file, ExportInfo, LabelImage};
 use crate::frame::{Frame, GtObject};
 
 #[derive(Deserialize)]
@@ -82,13 +84,20 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
     }
     let dir = file.parent().unwrap_or(Path::new("."));
     let mut out = Loaded::default();
+    // COCO's own layout (and datumaro's, CVAT's) has the file in `annotations/` beside `images/`.
+    let beside = dir.parent().map(|p| p.join("images"));
     for img in &parsed.images {
-        let in_images = dir.join("images").join(&img.file_name);
-        let image = if in_images.exists() {
-            in_images
-        } else {
-            dir.join(&img.file_name)
-        };
+        let candidates = [
+            Some(dir.join("images")),
+            beside.clone(),
+            Some(dir.to_path_buf()),
+        ];
+        let image = candidates
+            .iter()
+            .flatten()
+            .map(|d| d.join(&img.file_name))
+            .find(|p| p.exists())
+            .unwrap_or_else(|| dir.join(&img.file_name));
         if let Err(reason) = image_size(&image) {
             out.skipped.push(Skipped {
                 path: image,
@@ -108,10 +117,72 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
     Ok(out)
 }
 
+/// COCO instances JSON in COCO's layout (`annotations/instances_default.json` beside
+/// `images/`, as datumaro and CVAT import it) with the three classes as categories 1–3. Each annotation keeps
+/// its `score`, and a traffic light its state in `attributes` (CVAT's and datumaro's
+/// place for attributes in COCO).
+pub(crate) fn write(
+    out: &Path,
+    images: &[LabelImage],
+    info: &ExportInfo,
+) -> Result<Vec<std::path::PathBuf>> {
+    let category = |c: Class| Class::ALL.iter().position(|k| *k == c).unwrap_or(0) + 1;
+    let mut annotations = Vec::new();
+    for (k, img) in images.iter().enumerate() {
+        for d in &img.objects {
+            let [x1, y1, x2, y2] = d.bbox;
+            let mut a = serde_json::json!({
+                "id": annotations.len() + 1, "image_id": k + 1,
+                "category_id": category(d.class),
+                "bbox": [x1, y1, x2 - x1, y2 - y1], "area": (x2 - x1) * (y2 - y1),
+                "iscrowd": 0, "segmentation": [], "score": d.score,
+            });
+            if d.class == Class::TrafficLight {
+                let state = d.state.unwrap_or(sightline_types::LightState::Unknown);
+                a["attributes"] = serde_json::json!({ "state": state.as_str() });
+            }
+            annotations.push(a);
+        }
+    }
+    let file = serde_json::json!({
+        "info": { "description": format!("sightline pre-labels ({})", info.model_version) },
+        "licenses": [],
+        "images": images.iter().enumerate().map(|(k, img)| serde_json::json!({
+            "id": k + 1, "file_name": img.file_name, "width": img.width, "height": img.height,
+        })).collect::<Vec<_>>(),
+        "annotations": annotations,
+        "categories": Class::ALL.iter().map(|c| serde_json::json!({
+            "id": category(*c), "name": c.as_str(), "supercategory": "",
+        })).collect::<Vec<_>>(),
+    });
+    let dir = out.join("annotations");
+    std::fs::create_dir_all(&dir).map_err(|e| EvalError::io(&dir, e))?;
+    let path = dir.join("instances_default.json");
+    let text = serde_json::to_string_pretty(&file)
+        .map_err(|e| EvalError::field(&path, "json", e.to_string()))?;
+    Ok(vec![write_file(&path, text.as_bytes())?])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Class;
+
+    #[test]
+    fn written_boxes_read_back() {
+        let tmp = tempfile::tempdir().unwrap();
+        let images = crate::dataset::tests::sample_images(tmp.path());
+        let info = ExportInfo {
+            model_version: "m".into(),
+        };
+        write(tmp.path(), &images, &info).unwrap();
+        let file = tmp.path().join("annotations/instances_default.json");
+        let out = load(&file, &ClassMap::default()).unwrap();
+        assert_eq!((out.loaded.len(), out.skipped.len()), (1, 1));
+        let gt = &out.loaded[0].0.gt;
+        assert_eq!(gt[0].bbox, [1.5, 2.25, 10.0, 20.0]);
+        assert_eq!(gt[1].class, Some(Class::TrafficLight));
+    }
 
     #[test]
     fn reads_boxes_crowds_and_skips_missing_images() {

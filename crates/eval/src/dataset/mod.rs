@@ -1,13 +1,17 @@
-//! Labeled datasets: KITTI, YOLO txt (COCO ids), Pascal VOC XML and COCO JSON, read into
-//! [`Frame`]s with ground truth mapped to Sightline classes.
+//! Labeled datasets: KITTI, YOLO txt (COCO ids), Pascal VOC XML, COCO JSON, CVAT for
+//! images XML and Label Studio JSON, read into [`Frame`]s with ground truth mapped to
+//! Sightline classes. The four formats `sightline label` exports also have their writer
+//! here, beside the reader ([`crate::export`]).
 //!
 //! Malformed labels are errors naming the file and line (or field); an image whose
 //! header cannot be read is reported in [`Dataset::skipped`] and left out.
 
-mod coco;
+pub(crate) mod coco;
+pub(crate) mod cvat;
 mod kitti;
+pub(crate) mod labelstudio;
 mod voc;
-mod yolo;
+pub(crate) mod yolo;
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,14 +30,21 @@ pub enum DatasetKind {
     Yolo,
     Voc,
     Coco,
+    Cvat,
+    #[serde(rename = "labelstudio")]
+    LabelStudio,
 }
 
-/// `kitti:DIR`, `yolo:DIR`, `voc:DIR` or `coco:FILE`.
+/// `kitti:DIR`, `yolo:DIR`, `voc:DIR`, `coco:FILE`, `cvat:FILE.xml` or
+/// `labelstudio:FILE.json`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DatasetSpec {
     pub kind: DatasetKind,
     pub path: PathBuf,
 }
+
+const KINDS: &str =
+    "expected kitti:DIR, yolo:DIR, voc:DIR, coco:FILE, cvat:FILE.xml or labelstudio:FILE.json";
 
 impl FromStr for DatasetSpec {
     type Err = EvalError;
@@ -42,15 +53,15 @@ impl FromStr for DatasetSpec {
             spec: s.to_string(),
             msg: msg.to_string(),
         };
-        let (kind, path) = s
-            .split_once(':')
-            .ok_or_else(|| err("expected kitti:DIR, yolo:DIR, voc:DIR or coco:FILE"))?;
+        let (kind, path) = s.split_once(':').ok_or_else(|| err(KINDS))?;
         let kind = match kind {
             "kitti" => DatasetKind::Kitti,
             "yolo" => DatasetKind::Yolo,
             "voc" => DatasetKind::Voc,
             "coco" => DatasetKind::Coco,
-            _ => return Err(err("unknown format (kitti, yolo, voc, coco)")),
+            "cvat" => DatasetKind::Cvat,
+            "labelstudio" => DatasetKind::LabelStudio,
+            _ => return Err(err(KINDS)),
         };
         if path.is_empty() {
             return Err(err("missing path"));
@@ -87,6 +98,8 @@ impl Dataset {
             DatasetKind::Yolo => yolo::load(&spec.path, map)?,
             DatasetKind::Voc => voc::load(&spec.path, map)?,
             DatasetKind::Coco => coco::load(&spec.path, map)?,
+            DatasetKind::Cvat => cvat::load(&spec.path, map)?,
+            DatasetKind::LabelStudio => labelstudio::load(&spec.path, map)?,
         };
         items.loaded.sort_by(|a, b| a.0.id.cmp(&b.0.id));
         for w in items.loaded.windows(2) {
@@ -150,9 +163,73 @@ fn parse_f64(tok: &str, what: &str) -> std::result::Result<f64, String> {
     }
 }
 
+/// Tolerance for a box edge past the image border: tools round to 0.01 px or a
+/// percentage, so half a pixel is rounding, more is a box outside its image.
+const EDGE_TOLERANCE_PX: f64 = 0.5;
+
+/// Whether `[x1, y1, x2, y2]` is a box inside a `width`×`height` image.
+fn check_inside(b: &[f64; 4], (width, height): (u32, u32)) -> std::result::Result<(), String> {
+    let (w, h, t) = (f64::from(width), f64::from(height), EDGE_TOLERANCE_PX);
+    if b[2] < b[0] || b[3] < b[1] {
+        return Err(format!("{b:?} has x2 < x1 or y2 < y1"));
+    }
+    if b[0] < -t || b[1] < -t || b[2] > w + t || b[3] > h + t {
+        return Err(format!("{b:?} is outside the {width}x{height} image"));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+    use crate::export::LabelImage;
+    use crate::frame::Detection;
+    use sightline_types::{Class, LightState};
+
+    /// Two pre-labelled 32×24 images; only the first is written to `dir/images`.
+    pub(crate) fn sample_images(dir: &Path) -> Vec<LabelImage> {
+        std::fs::create_dir_all(dir.join("images")).unwrap();
+        image::RgbImage::new(32, 24)
+            .save(dir.join("images/cam__1_000000002.png"))
+            .unwrap();
+        let det = |class, bbox, state| Detection {
+            class,
+            score: 0.75,
+            bbox,
+            position: None,
+            range_m: None,
+            state,
+        };
+        vec![
+            LabelImage {
+                file_name: "cam__1_000000002.png".into(),
+                width: 32,
+                height: 24,
+                objects: vec![
+                    det(Class::Pedestrian, [1.5, 2.25, 10.0, 20.0], None),
+                    det(
+                        Class::TrafficLight,
+                        [20.0, 0.0, 24.0, 12.0],
+                        Some(LightState::Red),
+                    ),
+                ],
+            },
+            LabelImage {
+                file_name: "gone.png".into(),
+                width: 32,
+                height: 24,
+                objects: vec![det(Class::StopSign, [0.0, 0.0, 8.0, 8.0], None)],
+            },
+        ]
+    }
+
+    #[test]
+    fn boxes_inside_with_rounding_pass_and_outside_fail() {
+        assert!(check_inside(&[0.0, 0.0, 32.0, 24.0], (32, 24)).is_ok());
+        assert!(check_inside(&[-0.3, 0.0, 32.4, 24.0], (32, 24)).is_ok());
+        assert!(check_inside(&[0.0, 0.0, 33.0, 24.0], (32, 24)).is_err());
+        assert!(check_inside(&[5.0, 0.0, 4.0, 24.0], (32, 24)).is_err());
+    }
 
     #[test]
     fn spec_parses_and_rejects() {
@@ -161,6 +238,8 @@ mod tests {
         assert_eq!(s.path, PathBuf::from("/a/b"));
         assert!("coco:".parse::<DatasetSpec>().is_err());
         assert!("pascal:x".parse::<DatasetSpec>().is_err());
+        let s: DatasetSpec = "labelstudio:t.json".parse().unwrap();
+        assert_eq!(s.kind, DatasetKind::LabelStudio);
         assert!("x".parse::<DatasetSpec>().is_err());
     }
 }

@@ -15,7 +15,8 @@ use sightline_types::LightState;
 use super::{image_size, list_images, parse_f64, read_optional, stem, Loaded, Skipped};
 use crate::class::{Class, ClassMap};
 use crate::error::{EvalError, Result};
-use crate::frame::{Frame, GtObject};
+use crate::export::{write_file, LabelImage};
+use crate::frame::{Detection, Frame, GtObject};
 
 /// The class (and light state) of each id of a `data.yaml` with state names.
 type Names = BTreeMap<u32, (Option<Class>, Option<LightState>)>;
@@ -32,7 +33,7 @@ pub(crate) fn light_state_of(name: &str) -> Option<LightState> {
         Some(LightState::Yellow)
     } else if has("green") || has("left") || has("right") || has("arrow") || has("straight") {
         Some(LightState::Green)
-    } else if n == "off" || n == "unknown" {
+    } else if n == "off" || n.contains("unknown") {
         Some(LightState::Unknown)
     } else {
         None
@@ -84,6 +85,67 @@ fn state_names(dir: &Path, map: &ClassMap) -> Result<Option<Names>> {
             })
             .collect(),
     ))
+}
+
+/// The class names of an export: a traffic light's state is part of its class (the
+/// convention of traffic-light YOLO sets, which [`load`] reads back).
+fn export_names() -> Vec<String> {
+    let mut names = vec![
+        Class::Pedestrian.as_str().to_string(),
+        Class::StopSign.as_str().to_string(),
+    ];
+    for state in LightState::ALL {
+        names.push(format!(
+            "{}_{}",
+            Class::TrafficLight.as_str(),
+            state.as_str()
+        ));
+    }
+    names
+}
+
+/// The id of a detection among [`export_names`].
+fn export_id(d: &Detection) -> usize {
+    match d.class {
+        Class::Pedestrian => 0,
+        Class::StopSign => 1,
+        Class::TrafficLight => 2 + d.state.unwrap_or(LightState::Unknown).index(),
+    }
+}
+
+/// `labels/<stem>.txt` per image (empty for an image without boxes: a background
+/// image to Ultralytics) and a `data.yaml` with `train`/`val` = `images`, relative to
+/// the yaml's folder as Ultralytics resolves them without a `path`.
+pub(crate) fn write(out: &Path, images: &[LabelImage]) -> Result<Vec<std::path::PathBuf>> {
+    let labels = out.join("labels");
+    std::fs::create_dir_all(&labels).map_err(|e| EvalError::io(&labels, e))?;
+    let mut written = Vec::new();
+    for img in images {
+        let (w, h) = (f64::from(img.width), f64::from(img.height));
+        let mut text = String::new();
+        for d in &img.objects {
+            let [x1, y1, x2, y2] = d.bbox;
+            text += &format!(
+                "{} {:.6} {:.6} {:.6} {:.6}\n",
+                export_id(d),
+                (x1 + x2) / 2.0 / w,
+                (y1 + y2) / 2.0 / h,
+                (x2 - x1) / w,
+                (y2 - y1) / h
+            );
+        }
+        let path = labels.join(format!("{}.txt", stem(Path::new(&img.file_name))));
+        written.push(write_file(&path, text.as_bytes())?);
+    }
+    let mut yaml = String::from(
+        "# Pre-labels by `sightline label` (Ultralytics YOLO layout); a traffic light's\n\
+         # state is part of its class name.\ntrain: images\nval: images\nnames:\n",
+    );
+    for (id, name) in export_names().iter().enumerate() {
+        yaml += &format!("  {id}: {name}\n");
+    }
+    written.push(write_file(&out.join("data.yaml"), yaml.as_bytes())?);
+    Ok(written)
 }
 
 pub(super) fn load(dir: &Path, map: &ClassMap) -> Result<Loaded> {
@@ -188,6 +250,24 @@ pub(crate) fn parse_labels(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_labels_read_back_with_light_states() {
+        let tmp = tempfile::tempdir().unwrap();
+        let images = crate::dataset::tests::sample_images(tmp.path());
+        write(tmp.path(), &images).unwrap();
+        let out = load(tmp.path(), &ClassMap::default()).unwrap();
+        assert_eq!(out.loaded.len(), 1, "only the image on disk");
+        let gt = &out.loaded[0].0.gt;
+        assert_eq!(gt[0].class, Some(Class::Pedestrian));
+        assert_eq!(
+            (gt[1].class, gt[1].state),
+            (Some(Class::TrafficLight), Some(LightState::Red))
+        );
+        for (a, b) in gt[0].bbox.iter().zip([1.5, 2.25, 10.0, 20.0]) {
+            assert!((a - b).abs() < 1e-4, "{:?}", gt[0].bbox);
+        }
+    }
 
     #[test]
     fn denormalizes_and_names_bad_line() {
