@@ -17,6 +17,8 @@
 mod buffers;
 mod lowering;
 mod placement;
+#[cfg(test)]
+mod tests;
 
 use crate::kernels::conv::{ConvParams, ConvViews, TensorView};
 use crate::kernels::copy::CopyParams;

@@ -102,10 +102,22 @@ pub(super) fn place(graph: &Graph) -> Placement {
         })
         .collect();
     let mut placed = vec![false; n_values];
+    // Decided where a value is placed, never from owners alone: a value may sit in the
+    // same buffer as a slot or Reshape output and still be somewhere else in it (a
+    // Concat of one value twice, a value feeding two Concats nested in a third).
+    let mut reshape_is_view = vec![false; graph.nodes.len()];
+    let mut concat_in_place: Vec<Vec<bool>> = graph
+        .nodes
+        .iter()
+        .map(|node| match node.op {
+            Op::Concat(_) => vec![false; node.inputs.len()],
+            _ => Vec::new(),
+        })
+        .collect();
 
     // Backwards, so that a Concat's output already has its final home (perhaps inside
     // an outer Concat, as YOLOX's per-level head outputs sit in the final one).
-    for node in graph.nodes.iter().rev() {
+    for (i, node) in graph.nodes.iter().enumerate().rev() {
         match &node.op {
             Op::Concat(c) => {
                 let out = home[node.output];
@@ -136,6 +148,7 @@ pub(super) fn place(graph: &Graph) -> Placement {
                             },
                         };
                         placed[v] = true;
+                        concat_in_place[i][k] = true;
                     }
                 }
             }
@@ -152,6 +165,7 @@ pub(super) fn place(graph: &Graph) -> Placement {
                         view,
                     };
                     placed[input] = true;
+                    reshape_is_view[i] = true;
                 }
             }
             _ => {}
@@ -159,47 +173,26 @@ pub(super) fn place(graph: &Graph) -> Placement {
     }
 
     // Forwards: a Reshape not placed above may still alias its input where it is.
-    let mut reshape_is_view = vec![false; graph.nodes.len()];
     for (i, node) in graph.nodes.iter().enumerate() {
-        if !matches!(node.op, Op::Reshape) {
+        // One placed backwards is a view exactly when its input followed it there.
+        if !matches!(node.op, Op::Reshape) || placed[node.output] {
             continue;
         }
         let (input, out) = (node.inputs[0], node.output);
-        reshape_is_view[i] = if placed[out] {
-            // Placed backwards: a view already, unless its input could not follow.
-            placed[input] && home[input].owner == home[out].owner
-        } else {
-            let alias = reshaped(home[input].view, shape(input), shape(out));
-            let dense_at_start =
-                home[input].view.offset == 0 && is_dense(&home[input].view, shape(input));
-            // The graph's output is read back from the start of its buffer.
-            let may_alias = out != graph.output || dense_at_start;
-            match alias {
-                Some(view) if may_alias && (consumers_read_views(out) || dense_at_start) => {
-                    home[out] = Home {
-                        owner: home[input].owner,
-                        view,
-                    };
-                    placed[out] = home[out].owner != out;
-                    true
-                }
-                _ => false,
-            }
-        };
+        let dense_at_start =
+            home[input].view.offset == 0 && is_dense(&home[input].view, shape(input));
+        // The graph's output is read back from the start of its buffer.
+        let may_alias = out != graph.output || dense_at_start;
+        let alias = reshaped(home[input].view, shape(input), shape(out))
+            .filter(|_| may_alias && (consumers_read_views(out) || dense_at_start));
+        if let Some(view) = alias {
+            home[out] = Home {
+                owner: home[input].owner,
+                view,
+            };
+            reshape_is_view[i] = true;
+        }
     }
-
-    let concat_in_place = graph
-        .nodes
-        .iter()
-        .map(|node| match node.op {
-            Op::Concat(_) => node
-                .inputs
-                .iter()
-                .map(|&v| placed[v] && home[v].owner == home[node.output].owner)
-                .collect(),
-            _ => Vec::new(),
-        })
-        .collect();
     Placement {
         homes: home,
         reshape_is_view,
