@@ -224,7 +224,6 @@ impl Model {
     }
 }
 
-/// Plans the graph and uploads its weights.
 /// Reads and checks a model file (size, protobuf, graph) without touching a device.
 fn read_graph(path: &Path) -> Result<Graph, EngineError> {
     let read = |source| EngineError::Read {
@@ -265,13 +264,26 @@ pub fn check_model_bytes(bytes: &[u8]) -> Result<(), EngineError> {
     plan::plan(&graph).map(|_| ())
 }
 
+#[cfg(test)]
+impl Model {
+    /// Fills every buffer with NaN, so that an element no launch writes stays NaN.
+    pub(crate) fn poison_buffers(&mut self) {
+        let client = self.gpu.client();
+        for buffer in &mut self.buffers {
+            let len = buffer.size() as usize / 4;
+            *buffer = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; len]));
+        }
+    }
+}
+
 fn graph_from_bytes(bytes: &[u8]) -> Result<Graph, GraphError> {
     let proto =
         <crate::proto::ModelProto as prost::Message>::decode(bytes).map_err(GraphError::Decode)?;
     onnx::build_graph(&proto).map_err(GraphError::Engine)
 }
 
-fn load_plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
+/// Plans the graph and uploads its weights.
+pub(crate) fn load_plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
     let client = gpu.client();
     let plan = plan::plan(graph)?;
     let steps =
