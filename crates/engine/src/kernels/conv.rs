@@ -460,7 +460,10 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
     let (oh, ow) = p.out_size();
     let plane = oh * ow;
     let len = |h: &Handle| h.size() as usize / 4;
-    let residual = buffers.residual.unwrap_or(buffers.bias);
+    // Without a residual the binding still needs a buffer; the input is one the launch
+    // already reads and, unlike the bias, holds at least one vector of the vectorized
+    // path (a bias of fewer than 4 channels is smaller than the 16 bytes it asks for).
+    let residual = buffers.residual.unwrap_or(buffers.input);
     if p.is_pointwise() {
         let all = [views.input, views.output, views.residual];
         let vector = if plane.is_multiple_of(4) && all.iter().all(|v| v.aligned_to(4)) {

@@ -152,6 +152,16 @@ fn pointwise_odd_sizes() {
 }
 
 #[test]
+fn pointwise_with_fewer_output_channels_than_a_vector() {
+    let bed = TestBed::new();
+    // planes of 4k pixels: the vectorized path, whose residual binding wants 16 bytes
+    for cout in 1..=3 {
+        check(&bed, params(5, 8, 8, cout, 1, 1, 0, 1));
+        check(&bed, params(4, 6, 6, cout, 3, 1, 1, 1));
+    }
+}
+
+#[test]
 fn epilogue_residual_after_activation() {
     let bed = TestBed::new();
     for p in [
