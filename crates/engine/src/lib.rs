@@ -18,10 +18,12 @@ mod exec;
 pub mod kernels;
 mod onnx;
 mod plan;
+mod taps;
 
 pub use device::{DeviceChoice, Gpu};
 pub use error::EngineError;
 pub use exec::{check_model_bytes, Model, StepTiming};
+pub use taps::{channel_means, Tap, TapInfo};
 
 /// Re-exported so that crates writing their own kernels against a [`Gpu`] use the same
 /// cubecl version.
