@@ -28,6 +28,8 @@ pub struct TapInfo {
     pub tap: Tap,
     /// The producing node's name (the graph's input is named `input`).
     pub producer: String,
+    /// The ONNX value's name: what another runtime asked for this value returns it.
+    pub value: String,
     pub shape: Vec<usize>,
 }
 
@@ -127,6 +129,7 @@ pub(crate) fn info(graph: &Graph, tap: Tap, value: ValueId) -> TapInfo {
     TapInfo {
         tap,
         producer,
+        value: graph.values[value].name.clone(),
         shape: graph.values[value].shape.clone(),
     }
 }

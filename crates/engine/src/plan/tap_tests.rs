@@ -95,3 +95,38 @@ fn a_tapped_value_reads_back_as_the_host_computes_it() {
     assert_eq!(means.len(), 4);
     assert!((means[0] - first).abs() < 1e-5);
 }
+
+#[test]
+fn a_tapped_value_inside_a_concat_is_gathered_from_its_slot() {
+    // `feature` feeds the final convolution and is also the second slot of the output
+    // Concat, so its producer writes it at an offset inside the Concat's buffer.
+    let (mut g, x) = GraphBuilder::new(&[1, 4, 4, 4]);
+    let feature = g.conv(x, 4);
+    let prediction = g.conv(feature, 4);
+    let out = g.concat(&[prediction, feature], 1);
+    let graph = g.finish(out);
+    assert_eq!(
+        taps::find(&graph, &[Tap::FinalConvInputs]),
+        [(Tap::FinalConvInputs, feature)]
+    );
+    let plan = super::plan_keeping(&graph, &[feature]).expect("the graph plans");
+    assert_ne!(plan.kept[0].1.offset, 0, "the value sits in its slot");
+
+    let gpu = DeviceChoice::test_default()
+        .open()
+        .expect("tap tests need a cubecl device (install mesa-vulkan-drivers)");
+    let mut model =
+        crate::exec::load_plan(&graph, &gpu, &[Tap::FinalConvInputs]).expect("the graph plans");
+    model.poison_buffers();
+    let input = random_vec(model.input_len(), 1.0);
+    model
+        .write_input(&input)
+        .expect("input of the graph's size");
+    model.run();
+    let got = model.read_tap(0).expect("read back");
+    assert_close(
+        &got,
+        &host_values(&graph, &input)[feature],
+        "tap in a Concat slot",
+    );
+}

@@ -22,6 +22,7 @@ impl GraphBuilder {
     pub(super) fn new(shape: &[usize]) -> (GraphBuilder, ValueId) {
         let builder = GraphBuilder {
             values: vec![Value {
+                name: "input".into(),
                 shape: shape.to_vec(),
             }],
             nodes: Vec::new(),
@@ -35,7 +36,10 @@ impl GraphBuilder {
 
     fn push(&mut self, op: Op, inputs: &[ValueId], shape: Vec<usize>) -> ValueId {
         let output = self.values.len();
-        self.values.push(Value { shape });
+        self.values.push(Value {
+            name: format!("v{output}"),
+            shape,
+        });
         self.nodes.push(Node {
             name: format!("{}{}", op.type_name(), self.nodes.len()),
             op,
