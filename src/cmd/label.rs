@@ -6,14 +6,18 @@
 //! becomes `<recording>__<topic>__<sec>_<nanosec>.png` (lossless, whatever the message
 //! carried). `<out>/frames.jsonl` maps every image back to its source, topic, stamp and
 //! message index.
+//!
+//! `--select N` keeps the N most useful frames (`label_select`) and `--every SECONDS`
+//! one frame per interval of message stamp; both write `<out>/selection.json`.
 
+use crate::cmd::label_select::{self, Candidate, DEFAULT_MIN_DISTANCE};
 use crate::cmd::setup::{self, CameraArgs, DetectorArgs};
 use anyhow::Context;
 use sightline_bag::frames::{FrameOptions, Frames};
 use sightline_bag::Bag;
 use sightline_detect::Detector;
 use sightline_eval::export::{self, ExportFormat, ExportInfo, LabelImage};
-use sightline_perception::{Output, Pipeline};
+use sightline_perception::{Output, Pipeline, Thresholds, Tiling};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -36,6 +40,17 @@ pub struct Args {
     /// Image topics of the recordings (repeatable; default: every Image/CompressedImage topic).
     #[arg(long = "topic")]
     pub topics: Vec<String>,
+    /// Keep only the N most useful frames: near-duplicates (by the detector's own image
+    /// embedding) dropped, the rest ranked by uncertainty; selection.json says why.
+    #[arg(long, value_name = "N", conflicts_with = "every")]
+    pub select: Option<usize>,
+    /// --select: the smallest cosine distance between two chosen frames' embeddings.
+    #[arg(long, value_name = "D", default_value_t = DEFAULT_MIN_DISTANCE, requires = "select")]
+    pub min_distance: f32,
+    /// Keep one frame per SECONDS of message stamp on each topic (recordings only: an
+    /// image folder has no stamps).
+    #[arg(long, value_name = "SECONDS")]
+    pub every: Option<f64>,
     #[command(flatten)]
     pub detector: DetectorArgs,
     #[command(flatten)]
@@ -61,9 +76,16 @@ struct Collected {
     out: PathBuf,
     images: Vec<LabelImage>,
     origins: Vec<Origin>,
-    /// The detections in the `sightline detect` JSON lines schema (`image` = file stem),
-    /// for `sightline eval --detections` against the corrected labels.
-    detections: Vec<String>,
+    /// Per image, its detections in the `sightline detect` JSON lines schema (`image` =
+    /// file stem), for `sightline eval --detections` against the corrected labels.
+    detections: Vec<Vec<String>>,
+    /// `--select`: per image, what the ranking needs.
+    candidates: Option<Vec<Candidate>>,
+    thresholds: Thresholds,
+    tiling_off: bool,
+    /// `--every`: the interval in nanoseconds and each topic's last kept stamp.
+    every: Option<(i128, BTreeMap<String, i128>)>,
+    skipped_by_every: u64,
     /// Exported file name → the source it came from, to refuse two sources one name.
     names: BTreeMap<String, String>,
     failed: usize,
@@ -119,7 +141,33 @@ fn prepare_out(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))
 }
 
+/// The flags `--select`, `--min-distance` and `--every` allow.
+fn check_selection(args: &Args) -> anyhow::Result<()> {
+    if let Some(n) = args.select {
+        anyhow::ensure!(n > 0, "--select {n}: choose at least one frame");
+    }
+    anyhow::ensure!(
+        (0.0..=2.0).contains(&args.min_distance),
+        "--min-distance {}: a cosine distance is between 0 and 2",
+        args.min_distance
+    );
+    if let Some(seconds) = args.every {
+        anyhow::ensure!(
+            seconds.is_finite() && seconds > 0.0,
+            "--every {seconds}: give a positive number of seconds"
+        );
+        if let Some(folder) = args.sources.iter().find(|s| !is_recording(s)) {
+            anyhow::bail!(
+                "--every needs message stamps, and {} is an image folder or file;                  use --select N there, or label a recording made with `sightline bag from-images`",
+                folder.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
+    check_selection(&args)?;
     let mut formats = args.formats.clone();
     formats.sort();
     formats.dedup();
@@ -132,7 +180,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     prepare_out(&args.out)?;
     let camera = args.camera.camera("label", false, None)?;
-    let pipeline = setup::pipeline(&args.detector, vec![camera])?;
+    let thresholds = camera.thresholds.clone();
+    let tiling_off = camera.tiling == Tiling::Off;
+    let pipeline =
+        setup::pipeline_with_embedding(&args.detector, vec![camera], args.select.is_some())?;
     let weights = pipeline.detector().model_path().to_path_buf();
     let digest = sightline_detect::manifest::file_sha256(&weights)
         .with_context(|| format!("cannot read {}", weights.display()))?;
@@ -152,6 +203,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         images: Vec::new(),
         origins: Vec::new(),
         detections: Vec::new(),
+        candidates: args.select.map(|_| Vec::new()),
+        thresholds,
+        tiling_off,
+        every: args
+            .every
+            .map(|s| ((s * 1e9).round() as i128, BTreeMap::new())),
+        skipped_by_every: 0,
         names: BTreeMap::new(),
         failed: 0,
         bar,
@@ -166,6 +224,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     run.bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    let processed = run.images.len();
+    if let Some(count) = args.select {
+        run.keep_selected(count, args.min_distance)?;
+    } else if let Some(seconds) = args.every {
+        let manifest = serde_json::json!({
+            "method": "every",
+            "seconds": seconds,
+            "rule": "per topic, a frame is kept when its stamp is at least `seconds` after the topic's last kept frame",
+            "chosen": run.images.iter().map(|i| &i.file_name).collect::<Vec<_>>(),
+            "skipped": run.skipped_by_every,
+        });
+        write_selection(&run.out, &manifest)?;
+    }
     let origins = run.out.join("frames.jsonl");
     let mut w = std::io::BufWriter::new(
         std::fs::File::create(&origins)
@@ -176,7 +247,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     w.flush()?;
     let detections = run.out.join("detections.jsonl");
-    let mut text = run.detections.join("\n");
+    let mut text = run.detections.concat().join("\n");
     text.push('\n');
     std::fs::write(&detections, text.trim_start())
         .with_context(|| format!("cannot write {}", detections.display()))?;
@@ -189,7 +260,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     eprintln!(
         "{} images, {boxes} pre-labels in {elapsed:.1} s ({:.2} frames/s) → {}",
         run.images.len(),
-        run.images.len() as f64 / elapsed.max(1e-9),
+        processed as f64 / elapsed.max(1e-9),
         run.out.display()
     );
     anyhow::ensure!(
@@ -197,6 +268,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "{} frames could not be processed (named above); the others were exported",
         run.failed
     );
+    Ok(())
+}
+
+fn write_selection(out: &Path, manifest: &impl serde::Serialize) -> anyhow::Result<()> {
+    let path = out.join("selection.json");
+    let text = serde_json::to_string_pretty(manifest)?;
+    std::fs::write(&path, text + "\n")
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
     Ok(())
 }
 
@@ -223,9 +303,45 @@ impl Collected {
         Ok(())
     }
 
-    fn push(&mut self, name: String, out: &Output, origin: Origin) -> anyhow::Result<()> {
+    /// `--select`: the frame's embedding; after a run of the whole frame alone (no
+    /// tiles) it is read from that run, else the model runs once more on it.
+    fn embedding(&mut self, frame: &sightline_perception::Frame) -> anyhow::Result<Vec<f32>> {
+        let detector = self.pipeline.detector_mut();
+        if self.tiling_off {
+            return Ok(detector.embedding_of_last_run()?);
+        }
+        let pixels = frame.pixels()?;
+        Ok(detector.embedding(&pixels.view()?)?)
+    }
+
+    fn push(
+        &mut self,
+        name: String,
+        out: &Output,
+        origin: Origin,
+        embedding: Option<Vec<f32>>,
+    ) -> anyhow::Result<()> {
+        let mut lines = Vec::new();
         for record in out.records(&setup::stem(Path::new(&name))) {
-            self.detections.push(serde_json::to_string(&record)?);
+            lines.push(serde_json::to_string(&record)?);
+        }
+        self.detections.push(lines);
+        if let (Some(candidates), Some(embedding)) = (&mut self.candidates, embedding) {
+            let boxes = out
+                .objects
+                .iter()
+                .map(|o| label_select::Box {
+                    class: o.detection.class,
+                    score: o.detection.score,
+                    threshold: self.thresholds.get(o.detection.class),
+                    state: o.state.map(|s| s.state),
+                })
+                .collect();
+            candidates.push(Candidate {
+                image: name.clone(),
+                embedding,
+                boxes,
+            });
         }
         let objects = out
             .objects
@@ -258,7 +374,14 @@ impl Collected {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let output = match crate::cmd::detect::detect_file(&mut self.pipeline, &path) {
+            let result = crate::cmd::detect::detect_file(&mut self.pipeline, &path).and_then(|o| {
+                let embedding = match self.candidates {
+                    Some(_) => Some(self.embedding(&setup::image_frame(&path)?)?),
+                    None => None,
+                };
+                Ok((o, embedding))
+            });
+            let (output, embedding) = match result {
                 Ok(o) => o,
                 Err(err) => {
                     self.failed += 1;
@@ -278,7 +401,7 @@ impl Collected {
                 stamp: None,
                 index: None,
             };
-            self.push(name, &output, origin)?;
+            self.push(name, &output, origin, embedding)?;
         }
         Ok(())
     }
@@ -307,16 +430,33 @@ impl Collected {
             .unwrap_or_else(|| "bag".into());
         for item in frames {
             self.bar.inc(1);
+            if let (Ok(f), Some((interval, last_kept))) = (&item, &mut self.every) {
+                let at = i128::from(f.header.stamp.sec) * 1_000_000_000
+                    + i128::from(f.header.stamp.nanosec);
+                let topic = f.topic.to_string();
+                if last_kept
+                    .get(&topic)
+                    .is_some_and(|&last| at - last < *interval)
+                {
+                    self.skipped_by_every += 1;
+                    continue;
+                }
+                last_kept.insert(topic, at);
+            }
             let result = item.map_err(anyhow::Error::from).and_then(|f| {
                 let what = format!("{} {} message #{}", source.display(), f.topic, f.index);
                 let (topic, index, stamp) = (f.topic.to_string(), f.index, f.header.stamp);
                 let frame = sightline_perception::Frame::from(f);
                 let pixels = frame.pixels().with_context(|| what.clone())?;
                 let rgb = sightline_perception::annotate::to_rgb(&pixels.view()?);
-                let output = self.pipeline.process_one(0, &frame).context(what)?;
-                Ok((topic, index, stamp, rgb, output))
+                let output = self.pipeline.process_one(0, &frame).context(what.clone())?;
+                let embedding = match self.candidates {
+                    Some(_) => Some(self.embedding(&frame).context(what)?),
+                    None => None,
+                };
+                Ok((topic, index, stamp, rgb, output, embedding))
             });
-            let (topic, index, stamp, rgb, output) = match result {
+            let (topic, index, stamp, rgb, output, embedding) = match result {
                 Ok(r) => r,
                 Err(err) => {
                     self.failed += 1;
@@ -343,8 +483,41 @@ impl Collected {
                 stamp: Some([i64::from(stamp.sec), i64::from(stamp.nanosec)]),
                 index: Some(index),
             };
-            self.push(name, &output, origin)?;
+            self.push(name, &output, origin, embedding)?;
         }
+        Ok(())
+    }
+
+    /// `--select`: chooses, writes `selection.json`, and drops every other frame from
+    /// the export (its image file included).
+    fn keep_selected(&mut self, count: usize, min_distance: f32) -> anyhow::Result<()> {
+        let candidates = self.candidates.take().unwrap_or_default();
+        let selection = label_select::select(&candidates, count, min_distance);
+        write_selection(&self.out, &selection)?;
+        let chosen: std::collections::BTreeSet<&str> =
+            selection.chosen.iter().map(|c| c.image.as_str()).collect();
+        let keep: Vec<bool> = self
+            .images
+            .iter()
+            .map(|i| chosen.contains(i.file_name.as_str()))
+            .collect();
+        for (image, _) in self.images.iter().zip(&keep).filter(|(_, k)| !**k) {
+            let path = self.out.join("images").join(&image.file_name);
+            std::fs::remove_file(&path)
+                .with_context(|| format!("cannot remove {}", path.display()))?;
+        }
+        let mut flags = keep.iter();
+        self.images.retain(|_| *flags.next().unwrap_or(&false));
+        let mut flags = keep.iter();
+        self.origins.retain(|_| *flags.next().unwrap_or(&false));
+        let mut flags = keep.iter();
+        self.detections.retain(|_| *flags.next().unwrap_or(&false));
+        eprintln!(
+            "--select {count}: {} chosen of {} frames, {} near-duplicates dropped",
+            selection.chosen.len(),
+            selection.candidates,
+            selection.near_duplicates.len()
+        );
         Ok(())
     }
 }

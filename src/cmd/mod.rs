@@ -8,6 +8,7 @@ pub mod eval;
 pub mod eval_run;
 pub mod eval_state;
 pub mod label;
+pub mod label_select;
 pub mod node;
 pub mod replay;
 pub mod replay_out;

@@ -74,6 +74,16 @@ impl CameraArgs {
 /// Opens the device and loads the model for `cameras`; the detector keeps what the
 /// lowest threshold keeps, the cameras' own thresholds do the rest.
 pub fn pipeline(args: &DetectorArgs, cameras: Vec<Camera>) -> anyhow::Result<Pipeline<Detector>> {
+    pipeline_with_embedding(args, cameras, false)
+}
+
+/// [`pipeline`]; with `embedding` the detector also keeps its backbone features for
+/// `Detector::embedding` (`label --select`).
+pub fn pipeline_with_embedding(
+    args: &DetectorArgs,
+    cameras: Vec<Camera>,
+    embedding: bool,
+) -> anyhow::Result<Pipeline<Detector>> {
     let device: DeviceChoice = args.device.parse()?;
     let lowest = cameras
         .iter()
@@ -83,6 +93,7 @@ pub fn pipeline(args: &DetectorArgs, cameras: Vec<Camera>) -> anyhow::Result<Pip
         model_path: args.model.clone(),
         device,
         score_threshold: Some(lowest),
+        embedding,
         ..Default::default()
     };
     let model = match &args.model {

@@ -8,7 +8,7 @@ use crate::nms::non_max_suppression;
 use crate::{Class, DetectError, Detection, ImageView, Region, RegionDetections};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
-use sightline_engine::{DeviceChoice, EngineError, Gpu, Model};
+use sightline_engine::{DeviceChoice, EngineError, Gpu, Model, Tap};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -23,6 +23,9 @@ pub struct DetectorConfig {
     pub score_threshold: Option<f32>,
     /// Overrides the manifest's NMS IoU threshold.
     pub nms_iou: Option<f32>,
+    /// Keep the backbone features readable for [`Detector::embedding`] (costs one
+    /// unshared device buffer).
+    pub embedding: bool,
 }
 
 impl Default for DetectorConfig {
@@ -33,6 +36,7 @@ impl Default for DetectorConfig {
             device: DeviceChoice::Auto,
             score_threshold: None,
             nms_iou: None,
+            embedding: false,
         }
     }
 }
@@ -61,6 +65,8 @@ pub struct Detector {
     /// its boxes from them (`crate::tl_state`).
     pub(crate) sources: Vec<(Handle, usize)>,
     pub(crate) state_buffers: crate::tl_state::StateBuffers,
+    /// The model tap [`Detector::embedding`] pools, when configured.
+    embedding_tap: Option<usize>,
 }
 
 impl Detector {
@@ -73,8 +79,13 @@ impl Detector {
         let gpu = config.device.open()?;
         let input = &manifest.input;
         let expected_in = [1, 3, input.height as usize, input.width as usize];
-        let model =
-            Model::load_for_input(&model_path, &gpu, &expected_in).map_err(|e| match e {
+        let taps: &[Tap] = if config.embedding {
+            &[Tap::HeadRoots]
+        } else {
+            &[]
+        };
+        let model = Model::load_for_input_with_taps(&model_path, &gpu, &expected_in, taps)
+            .map_err(|e| match e {
                 EngineError::InputShape { path, model, .. } => DetectError::ModelMismatch(format!(
                     "{} takes input {model:?}, the manifest says {expected_in:?}",
                     path.display()
@@ -130,7 +141,9 @@ impl Detector {
             startup: Duration::ZERO,
             sources: Vec::new(),
             state_buffers: Default::default(),
+            embedding_tap: None,
         };
+        detector.embedding_tap = deepest_tap(&detector.model);
         let blank = vec![0u8; 3 * 64 * 48];
         let warm = ImageView::new(64, 48, 3 * 64, crate::PixelFormat::Rgb8, &blank)?;
         detector.detect(&warm)?;
@@ -305,6 +318,33 @@ impl Detector {
         Ok((detections, times))
     }
 
+    /// An image embedding from the detector's own features: the deepest value the head
+    /// reads (YOLOX: the neck's stride-32 output, 256 channels for Nano; see
+    /// [`Tap::HeadRoots`]) after a run on the whole frame, averaged over its plane per
+    /// channel. Needs [`DetectorConfig::embedding`]; runs the model once more.
+    pub fn embedding(&mut self, image: &ImageView) -> Result<Vec<f32>, DetectError> {
+        let mut times = StageTimes::default();
+        self.upload_and_letterbox(image, &mut times, &mut |_, _| Ok(()))?;
+        self.model.run();
+        self.embedding_of_last_run()
+    }
+
+    /// [`Detector::embedding`] of the last model run, without running it again: after
+    /// [`Detector::detect`] or a batch of one whole-frame region (no tiles), that frame's.
+    pub fn embedding_of_last_run(&self) -> Result<Vec<f32>, DetectError> {
+        let tap = self.embedding_tap.ok_or_else(|| {
+            DetectError::Device("the detector was built without DetectorConfig::embedding".into())
+        })?;
+        let shape = self
+            .model
+            .taps()
+            .nth(tap)
+            .map(|t| t.shape.clone())
+            .unwrap_or_default();
+        let values = self.model.read_tap(tap)?;
+        Ok(sightline_engine::channel_means(&values, &shape))
+    }
+
     /// Pre-processes and runs the model, returning the input tensor and the raw output
     /// (for comparison with other runtimes).
     pub fn run_raw(&mut self, image: &ImageView) -> Result<(Vec<f32>, Vec<f32>), DetectError> {
@@ -400,4 +440,13 @@ pub(crate) fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
         + image.width() as usize * image.format().channels();
     let words = letterbox::pack_bytes(&image.data()[..used]);
     (client.create_from_slice(u32::as_bytes(&words)), words.len())
+}
+
+/// The tap with the smallest plane (the deepest level), if the model keeps any.
+fn deepest_tap(model: &Model) -> Option<usize> {
+    model
+        .taps()
+        .enumerate()
+        .min_by_key(|(_, t)| t.shape.iter().skip(2).product::<usize>())
+        .map(|(i, _)| i)
 }

@@ -2,9 +2,11 @@
 //! tensors share buffers when their lifetimes do not overlap), weights are uploaded
 //! once, and a run is a fixed list of kernel launches with no host work in between.
 
+use crate::kernels::conv::TensorView;
 use crate::kernels::{self, conv::ConvBuffers};
 use crate::onnx::{self, Graph, Op};
 use crate::plan::{self, Kernel};
+use crate::taps::{self, Tap, TapInfo};
 use crate::{EngineError, Gpu};
 use cubecl::prelude::*;
 use cubecl::server::Handle;
@@ -68,12 +70,14 @@ pub struct Model {
     steps: Vec<Step>,
     input: (BufferId, Vec<usize>),
     output: (BufferId, Vec<usize>),
+    /// Values kept readable after a run: what they are, their buffer and view.
+    taps: Vec<(TapInfo, BufferId, TensorView)>,
 }
 
 impl Model {
     /// Reads, checks, plans and uploads an ONNX model.
     pub fn load(path: &Path, gpu: &Gpu) -> Result<Model, EngineError> {
-        load_plan(&read_graph(path)?, gpu)
+        load_plan(&read_graph(path)?, gpu, &[])
     }
 
     /// [`Model::load`] for a caller that knows the input shape it will feed: a model that
@@ -82,6 +86,18 @@ impl Model {
         path: &Path,
         gpu: &Gpu,
         input_shape: &[usize],
+    ) -> Result<Model, EngineError> {
+        Model::load_for_input_with_taps(path, gpu, input_shape, &[])
+    }
+
+    /// [`Model::load_for_input`], also keeping the intermediate values `taps` select
+    /// readable after each run ([`Model::taps`], [`Model::read_tap`]). A selection
+    /// the graph has no value for is an error.
+    pub fn load_for_input_with_taps(
+        path: &Path,
+        gpu: &Gpu,
+        input_shape: &[usize],
+        taps: &[Tap],
     ) -> Result<Model, EngineError> {
         let graph = read_graph(path)?;
         let model_input = &graph.values[graph.input].shape;
@@ -92,7 +108,35 @@ impl Model {
                 expected: input_shape.to_vec(),
             });
         }
-        load_plan(&graph, gpu)
+        load_plan(&graph, gpu, taps)
+    }
+
+    /// The tapped values, in the order [`Model::read_tap`] takes them.
+    pub fn taps(&self) -> impl Iterator<Item = &TapInfo> {
+        self.taps.iter().map(|(info, _, _)| info)
+    }
+
+    /// Waits for the run and copies tapped value `index` to the host, as a dense
+    /// tensor of its shape (a value that lives as a slice of a larger buffer, such as
+    /// a Concat's input, is gathered from it).
+    pub fn read_tap(&self, index: usize) -> Result<Vec<f32>, EngineError> {
+        let (info, buffer, view) = self.taps.get(index).ok_or_else(|| {
+            EngineError::Execution(format!(
+                "tap {index} requested, the model keeps {}",
+                self.taps.len()
+            ))
+        })?;
+        let bytes = self
+            .gpu
+            .client()
+            .read_one(self.buffers[*buffer].clone())
+            .map_err(|e| EngineError::Execution(format!("{e:?}")))?;
+        gather(f32::from_bytes(&bytes), &info.shape, view).ok_or_else(|| {
+            EngineError::Execution(format!(
+                "tap of {} {:?} lies outside its buffer",
+                info.producer, info.shape
+            ))
+        })
     }
 
     pub fn gpu(&self) -> &Gpu {
@@ -282,10 +326,39 @@ fn graph_from_bytes(bytes: &[u8]) -> Result<Graph, GraphError> {
     onnx::build_graph(&proto).map_err(GraphError::Engine)
 }
 
+/// The dense `[N, C, rest…]` tensor of `shape` that `view` places in `buffer`.
+fn gather(buffer: &[f32], shape: &[usize], view: &TensorView) -> Option<Vec<f32>> {
+    let (batch, channels) = match shape {
+        [] => (1, 1),
+        [c] => (1, *c),
+        [n, c, ..] => (*n, *c),
+    };
+    let plane: usize = shape.iter().skip(2).product();
+    let plane = if shape.len() < 2 { 1 } else { plane };
+    let mut out = Vec::with_capacity(batch * channels * plane);
+    for n in 0..batch {
+        for c in 0..channels {
+            let start = view.offset + n * view.batch_stride + c * view.channel_stride;
+            out.extend_from_slice(buffer.get(start..start + plane)?);
+        }
+    }
+    Some(out)
+}
+
 /// Plans the graph and uploads its weights.
-pub(crate) fn load_plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> {
+pub(crate) fn load_plan(graph: &Graph, gpu: &Gpu, selected: &[Tap]) -> Result<Model, EngineError> {
     let client = gpu.client();
-    let plan = plan::plan(graph)?;
+    let found = taps::find(graph, selected);
+    if let Some(missing) = selected
+        .iter()
+        .find(|t| !found.iter().any(|(f, _)| f == *t))
+    {
+        return Err(EngineError::Malformed(format!(
+            "no value for tap {missing:?}: the graph has no convolution"
+        )));
+    }
+    let kept: Vec<usize> = found.iter().map(|&(_, v)| v).collect();
+    let plan = plan::plan_keeping(graph, &kept)?;
     let steps =
         plan.steps
             .into_iter()
@@ -316,5 +389,10 @@ pub(crate) fn load_plan(graph: &Graph, gpu: &Gpu) -> Result<Model, EngineError> 
         steps,
         input: (plan.input_buffer, graph.values[graph.input].shape.clone()),
         output: (plan.output_buffer, graph.values[graph.output].shape.clone()),
+        taps: found
+            .iter()
+            .zip(&plan.kept)
+            .map(|(&(tap, value), &(buffer, view))| (taps::info(graph, tap, value), buffer, view))
+            .collect(),
     })
 }

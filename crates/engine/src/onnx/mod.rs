@@ -16,6 +16,8 @@ use std::collections::HashMap;
 pub(crate) type ValueId = usize;
 
 pub(crate) struct Value {
+    /// The ONNX value's name (a fused node's value is its last op's output).
+    pub name: String,
     pub shape: Vec<usize>,
 }
 
@@ -187,6 +189,7 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
     };
 
     let mut values = vec![Value {
+        name: input.name().to_string(),
         shape: static_shape(input)?,
     }];
     let mut by_name: HashMap<String, ValueId> = HashMap::from([(input.name().to_string(), 0)]);
@@ -213,6 +216,7 @@ pub(crate) fn build_graph(model: &proto::ModelProto) -> Result<Graph, EngineErro
         };
         let output = values.len();
         values.push(Value {
+            name: out_name.clone(),
             shape: parsed.output_shape,
         });
         by_name.insert(out_name.clone(), output);

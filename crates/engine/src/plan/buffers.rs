@@ -4,7 +4,7 @@
 use super::lowering::LoweredStep;
 use super::placement::Placement;
 use super::{Plan, PlannedStep};
-use crate::onnx::Graph;
+use crate::onnx::{Graph, ValueId};
 use crate::EngineError;
 
 /// The launches from an owner's first write (or read) to its last read, inclusive.
@@ -61,6 +61,7 @@ pub(super) fn assign(
     graph: &Graph,
     placement: &Placement,
     steps: Vec<LoweredStep>,
+    keep: &[ValueId],
 ) -> Result<Plan, EngineError> {
     let n_values = graph.values.len();
     let mut first = vec![usize::MAX; n_values];
@@ -82,6 +83,15 @@ pub(super) fn assign(
     last[output_owner] = usize::MAX;
     if first[output_owner] == usize::MAX {
         first[output_owner] = 0;
+    }
+    // A kept value is read after the run, so its storage is nobody else's after its
+    // first write (before it, an earlier tensor may still use the buffer).
+    for &v in keep {
+        let owner = placement.owner(v);
+        last[owner] = usize::MAX;
+        if first[owner] == usize::MAX {
+            first[owner] = 0;
+        }
     }
     let needs: Vec<Option<Need>> = (0..n_values)
         .map(|v| {
@@ -127,5 +137,9 @@ pub(super) fn assign(
         steps,
         input_buffer: buffer_of[input_owner],
         output_buffer: buffer_of[output_owner],
+        kept: keep
+            .iter()
+            .map(|&v| (buffer_of[placement.owner(v)], placement.home(v).view))
+            .collect(),
     })
 }

@@ -12,11 +12,14 @@
 //!   which is what makes the kernels' unchecked launches sound.
 //! - **Buffers** ([`buffers`]). Each tensor that owns storage lives from the first
 //!   launch writing into it to the last launch reading from it; buffers are shared
-//!   between tensors whose lifetimes do not overlap.
+//!   between tensors whose lifetimes do not overlap; a value kept for reading back
+//!   (`crate::taps`) lives to the end of the run.
 
 mod buffers;
 mod lowering;
 mod placement;
+#[cfg(test)]
+mod tap_tests;
 #[cfg(test)]
 mod tests;
 
@@ -77,10 +80,18 @@ pub(crate) struct Plan {
     pub steps: Vec<PlannedStep>,
     pub input_buffer: usize,
     pub output_buffer: usize,
+    /// Per value asked to be kept: its buffer and where in it the value lives.
+    pub kept: Vec<(usize, TensorView)>,
 }
 
 pub(crate) fn plan(graph: &Graph) -> Result<Plan, EngineError> {
+    plan_keeping(graph, &[])
+}
+
+/// [`plan`], with `keep`'s values left intact in their buffers after a run (no later
+/// tensor shares their storage), for reading back intermediate values.
+pub(crate) fn plan_keeping(graph: &Graph, keep: &[ValueId]) -> Result<Plan, EngineError> {
     let placement = placement::place(graph);
     let steps = lowering::lower(graph, &placement)?;
-    buffers::assign(graph, &placement, steps)
+    buffers::assign(graph, &placement, steps, keep)
 }

@@ -12,16 +12,17 @@ use crate::onnx::ops::{Concat, Conv};
 use crate::onnx::{Graph, Node, Op, Value, ValueId};
 
 /// Builds a [`Graph`] node by node, with the shapes the ONNX loader would infer.
-struct GraphBuilder {
+pub(super) struct GraphBuilder {
     values: Vec<Value>,
     nodes: Vec<Node>,
 }
 
 impl GraphBuilder {
     /// A graph whose input (value 0) has `shape`.
-    fn new(shape: &[usize]) -> (GraphBuilder, ValueId) {
+    pub(super) fn new(shape: &[usize]) -> (GraphBuilder, ValueId) {
         let builder = GraphBuilder {
             values: vec![Value {
+                name: "input".into(),
                 shape: shape.to_vec(),
             }],
             nodes: Vec::new(),
@@ -35,7 +36,10 @@ impl GraphBuilder {
 
     fn push(&mut self, op: Op, inputs: &[ValueId], shape: Vec<usize>) -> ValueId {
         let output = self.values.len();
-        self.values.push(Value { shape });
+        self.values.push(Value {
+            name: format!("v{output}"),
+            shape,
+        });
         self.nodes.push(Node {
             name: format!("{}{}", op.type_name(), self.nodes.len()),
             op,
@@ -46,7 +50,7 @@ impl GraphBuilder {
     }
 
     /// A 1×1 convolution with random weights and bias.
-    fn conv(&mut self, x: ValueId, out_channels: usize) -> ValueId {
+    pub(super) fn conv(&mut self, x: ValueId, out_channels: usize) -> ValueId {
         let &[batch, in_channels, in_height, in_width] = self.shape(x) else {
             panic!("conv input {:?} is not NCHW", self.shape(x));
         };
@@ -73,24 +77,24 @@ impl GraphBuilder {
         self.push(Op::Conv(conv), &[x], shape)
     }
 
-    fn concat(&mut self, parts: &[ValueId], axis: usize) -> ValueId {
+    pub(super) fn concat(&mut self, parts: &[ValueId], axis: usize) -> ValueId {
         let mut shape = self.shape(parts[0]).to_vec();
         shape[axis] = parts.iter().map(|&p| self.shape(p)[axis]).sum();
         self.push(Op::Concat(Concat { axis }), parts, shape)
     }
 
-    fn reshape(&mut self, x: ValueId, shape: &[usize]) -> ValueId {
+    pub(super) fn reshape(&mut self, x: ValueId, shape: &[usize]) -> ValueId {
         let count = |s: &[usize]| s.iter().product::<usize>();
         assert_eq!(count(self.shape(x)), count(shape), "reshape to {shape:?}");
         self.push(Op::Reshape, &[x], shape.to_vec())
     }
 
-    fn sigmoid(&mut self, x: ValueId) -> ValueId {
+    pub(super) fn sigmoid(&mut self, x: ValueId) -> ValueId {
         let shape = self.shape(x).to_vec();
         self.push(Op::Elementwise(ElementwiseOp::Sigmoid), &[x], shape)
     }
 
-    fn finish(self, output: ValueId) -> Graph {
+    pub(super) fn finish(self, output: ValueId) -> Graph {
         Graph {
             values: self.values,
             nodes: self.nodes,
@@ -100,8 +104,14 @@ impl GraphBuilder {
     }
 }
 
-/// The graph evaluated on the host, every value a dense tensor of its own.
+/// The graph's output evaluated on the host.
 fn host_run(graph: &Graph, input: &[f32]) -> Vec<f32> {
+    let mut values = host_values(graph, input);
+    std::mem::take(&mut values[graph.output])
+}
+
+/// The graph evaluated on the host, every value a dense tensor of its own.
+pub(super) fn host_values(graph: &Graph, input: &[f32]) -> Vec<Vec<f32>> {
     let mut values: Vec<Vec<f32>> = vec![Vec::new(); graph.values.len()];
     values[graph.input] = input.to_vec();
     for node in &graph.nodes {
@@ -147,7 +157,7 @@ fn host_run(graph: &Graph, input: &[f32]) -> Vec<f32> {
         };
         values[node.output] = result;
     }
-    std::mem::take(&mut values[graph.output])
+    values
 }
 
 /// Plans and runs `graph` on the test device with every buffer poisoned and a random
@@ -157,7 +167,7 @@ fn check_on_device(graph: &Graph, what: &str) {
     let gpu = DeviceChoice::test_default()
         .open()
         .expect("planner tests need a cubecl device (install mesa-vulkan-drivers)");
-    let mut model = crate::exec::load_plan(graph, &gpu).expect("the graph plans");
+    let mut model = crate::exec::load_plan(graph, &gpu, &[]).expect("the graph plans");
     model.poison_buffers();
     let input = random_vec(model.input_len(), 1.0);
     model
