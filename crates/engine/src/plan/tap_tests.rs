@@ -32,11 +32,10 @@ fn mini_detector() -> MiniDetector {
         let cls_hidden = g.conv(stem, 4);
         let cls_feat = g.conv(cls_hidden, 4);
         let reg_feat = g.conv(stem, 4);
-        // Channel counts stay multiples of 4: a 1- or 3-channel 1×1 conv on this 6×6
-        // plane trips a bias-binding size check in wgpu (kernel issue, not taps').
-        let cls = g.conv(cls_feat, 4);
+        // YOLOX's widths: 3 classes, 4 box values, 1 objectness.
+        let cls = g.conv(cls_feat, 3);
         let reg = g.conv(reg_feat, 4);
-        let obj = g.conv(reg_feat, 4);
+        let obj = g.conv(reg_feat, 1);
         let (obj, cls) = (g.sigmoid(obj), g.sigmoid(cls));
         levels.push(g.concat(&[reg, obj, cls], 1));
         features.extend([cls_feat, reg_feat]);
