@@ -188,25 +188,10 @@ impl Detector {
         image: &ImageView,
         sync_stages: bool,
     ) -> Result<(Vec<Detection>, StageTimes), DetectError> {
-        let mut times = StageTimes::default();
-        let mut clock = Instant::now();
-        let mut lap = |slot: &mut Duration, gpu: &Gpu| -> Result<(), DetectError> {
-            if sync_stages {
-                gpu.sync()?;
-            }
-            *slot = clock.elapsed();
-            clock = Instant::now();
-            Ok(())
-        };
-        let gpu = self.model.gpu().clone();
-        let letterbox = self.upload_and_letterbox(image, &mut times, &mut lap)?;
-        self.model.run();
-        lap(&mut times.inference, &gpu)?;
-        self.launch_decode(&letterbox, 0);
         let whole = Region::whole(image.width(), image.height());
-        let detections = self.read_detections(0, whole)?;
-        lap(&mut times.postprocess, &gpu)?;
-        Ok((detections, times))
+        let (mut per_image, times) =
+            self.run_passes(std::slice::from_ref(image), &[vec![whole]], sync_stages)?;
+        Ok((per_image.swap_remove(0).swap_remove(0), times))
     }
 
     /// Detections of several images (say, the latest frame of each camera) as one
@@ -221,35 +206,12 @@ impl Detector {
         &mut self,
         images: &[ImageView],
     ) -> Result<(Vec<Vec<Detection>>, StageTimes), DetectError> {
-        let gpu = self.model.gpu().clone();
-        let client = gpu.client();
-        let mut times = StageTimes::default();
-        let clock = Instant::now();
-        let sources: Vec<(Handle, usize)> = images.iter().map(|im| upload(client, im)).collect();
-        times.upload = clock.elapsed();
-
-        let clock = Instant::now();
-        while self.decoded.len() < images.len() {
-            let len = self.decode_template.output_len() * 4;
-            self.decoded.push(client.empty(len));
-        }
-        for (slot, (image, (src, words))) in images.iter().zip(&sources).enumerate() {
-            let lb = letterbox::Letterbox::new(image, &self.manifest.input);
-            letterbox::launch(client, &lb, src, *words, self.model.input_buffer());
-            self.model.run();
-            self.launch_decode(&lb, slot);
-        }
-        gpu.sync()?;
-        times.inference = clock.elapsed();
-        self.sources = sources;
-
-        let clock = Instant::now();
-        let detections = images
+        let regions: Vec<Vec<Region>> = images
             .iter()
-            .enumerate()
-            .map(|(slot, im)| self.read_detections(slot, Region::whole(im.width(), im.height())))
-            .collect::<Result<_, _>>()?;
-        times.postprocess = clock.elapsed();
+            .map(|im| vec![Region::whole(im.width(), im.height())])
+            .collect();
+        let (per_image, times) = self.run_passes(images, &regions, false)?;
+        let detections = per_image.into_iter().flatten().collect();
         Ok((detections, times))
     }
 
@@ -275,11 +237,29 @@ impl Detector {
                 r.check(image)?;
             }
         }
+        self.run_passes(images, regions, false)
+    }
+
+    /// The one device path of every `detect_*`: upload each image once; letterbox, run
+    /// and decode each of its regions into its own output; wait for the device; read
+    /// back and apply NMS. With `sync_stages` the device is also synchronised after the
+    /// upload and after each pre-processing and inference, so that each stage's time is
+    /// its own (the node never pays for that); without, `inference` runs from the end of
+    /// the upload until the device is done, pre-processing included.
+    fn run_passes(
+        &mut self,
+        images: &[ImageView],
+        regions: &[Vec<Region>],
+        sync_stages: bool,
+    ) -> Result<(Vec<RegionDetections>, StageTimes), DetectError> {
         let gpu = self.model.gpu().clone();
         let client = gpu.client();
         let mut times = StageTimes::default();
         let clock = Instant::now();
         let sources: Vec<(Handle, usize)> = images.iter().map(|im| upload(client, im)).collect();
+        if sync_stages {
+            gpu.sync()?;
+        }
         times.upload = clock.elapsed();
 
         let clock = Instant::now();
@@ -289,17 +269,34 @@ impl Detector {
             self.decoded.push(client.empty(len));
         }
         let mut slot = 0;
+        // Per-stage sums, meaningful only when each stage is synchronised.
+        let (mut preprocess, mut inference, mut decode) = Default::default();
+        let lap = |sum: &mut Duration, since: Instant| -> Result<Instant, DetectError> {
+            if sync_stages {
+                gpu.sync()?;
+                *sum += since.elapsed();
+            }
+            Ok(Instant::now())
+        };
         for ((image, rs), (src, words)) in images.iter().zip(regions).zip(&sources) {
             for &region in rs {
+                let stage = Instant::now();
                 let lb = letterbox::Letterbox::of_region(image, region, &self.manifest.input);
                 letterbox::launch(client, &lb, src, *words, self.model.input_buffer());
+                let stage = lap(&mut preprocess, stage)?;
                 self.model.run();
+                let stage = lap(&mut inference, stage)?;
                 self.launch_decode(&lb, slot);
+                lap(&mut decode, stage)?;
                 slot += 1;
             }
         }
         gpu.sync()?;
         times.inference = clock.elapsed();
+        if sync_stages {
+            times.preprocess = preprocess;
+            times.inference = inference;
+        }
 
         let clock = Instant::now();
         let mut slot = 0;
@@ -312,7 +309,8 @@ impl Detector {
             }
             detections.push(per_region);
         }
-        times.postprocess = clock.elapsed();
+        // Decoding runs on the device but belongs to post-processing.
+        times.postprocess = clock.elapsed() + decode;
         // The state of lights found in any region is read from the whole uploaded frame.
         self.sources = sources;
         Ok((detections, times))
@@ -323,8 +321,7 @@ impl Detector {
     /// [`Tap::HeadRoots`]) after a run on the whole frame, averaged over its plane per
     /// channel. Needs [`DetectorConfig::embedding`]; runs the model once more.
     pub fn embedding(&mut self, image: &ImageView) -> Result<Vec<f32>, DetectError> {
-        let mut times = StageTimes::default();
-        self.upload_and_letterbox(image, &mut times, &mut |_, _| Ok(()))?;
+        self.upload_and_letterbox(image);
         self.model.run();
         self.embedding_of_last_run()
     }
@@ -348,8 +345,7 @@ impl Detector {
     /// Pre-processes and runs the model, returning the input tensor and the raw output
     /// (for comparison with other runtimes).
     pub fn run_raw(&mut self, image: &ImageView) -> Result<(Vec<f32>, Vec<f32>), DetectError> {
-        let mut times = StageTimes::default();
-        self.upload_and_letterbox(image, &mut times, &mut |_, _| Ok(()))?;
+        self.upload_and_letterbox(image);
         let client = self.model.gpu().client();
         let input = client
             .read_one(self.model.input_buffer().clone())
@@ -359,21 +355,13 @@ impl Detector {
         Ok((input, self.model.read_output()?))
     }
 
-    fn upload_and_letterbox(
-        &mut self,
-        image: &ImageView,
-        times: &mut StageTimes,
-        lap: &mut dyn FnMut(&mut Duration, &Gpu) -> Result<(), DetectError>,
-    ) -> Result<letterbox::Letterbox, DetectError> {
-        let gpu = self.model.gpu().clone();
-        let client = gpu.client();
+    /// Fills the model input with `image`, for the runs outside [`Self::run_passes`].
+    fn upload_and_letterbox(&mut self, image: &ImageView) {
+        let client = self.model.gpu().client();
         let (src, words) = upload(client, image);
-        lap(&mut times.upload, &gpu)?;
         let lb = letterbox::Letterbox::new(image, &self.manifest.input);
         letterbox::launch(client, &lb, &src, words, self.model.input_buffer());
         self.sources = vec![(src, words)];
-        lap(&mut times.preprocess, &gpu)?;
-        Ok(lb)
     }
 
     /// Decodes the model's output into `self.decoded[slot]` (boxes in image pixels).
