@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Label Studio server check for `sightline label --format labelstudio` (issue 29).
 #
-# NOT RUN IN CI: it installs label-studio (~1 GB of Python packages) and Chromium,
+# NOT RUN IN CI: it installs label-studio (a 1.2 GB venv) and Chromium,
 # starts a real Label Studio server and drives it through its HTTP API and a headless
 # browser. Run it by hand when the Label Studio export or the reader changes; the
 # result is written up in docs/labeling.md ("Checked in a real Label Studio").
@@ -69,6 +69,8 @@ fi
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 if [ -z "$CHROMIUM" ]; then
     log "installing chromium (apt)"
+    # A fresh machine has no package lists yet: without the update apt finds no chromium.
+    apt-get update -q >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null
     CHROMIUM=$(command -v chromium)
 fi
