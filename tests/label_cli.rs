@@ -528,4 +528,14 @@ fn bad_sources_and_outputs_are_named_before_the_model_loads() {
         tmp.path().join("x").as_os_str(),
     ]);
     assert!(err.contains("unknown format \"voc\""), "{err}");
+    // A folder without images: named, and no --out left behind to refuse the next run.
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let fresh = tmp.path().join("fresh");
+    let err = fails(&[empty.as_os_str(), "--out".as_ref(), fresh.as_os_str()]);
+    assert!(
+        err.contains("no .jpg/.jpeg/.png images") && err.contains("empty"),
+        "{err}"
+    );
+    assert!(!fresh.exists(), "{err}");
 }

@@ -158,7 +158,7 @@ fn check_selection(args: &Args) -> anyhow::Result<()> {
         );
         if let Some(folder) = args.sources.iter().find(|s| !is_recording(s)) {
             anyhow::bail!(
-                "--every needs message stamps, and {} is an image folder or file;                  use --select N there, or label a recording made with `sightline bag from-images`",
+                "--every needs message stamps, and {} is an image folder or file; use --select N there, or label a recording made with `sightline bag from-images`",
                 folder.display()
             );
         }
@@ -174,9 +174,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for s in &args.sources {
         anyhow::ensure!(s.exists(), "no such file or directory: {}", s.display());
     }
-    // Every recording is opened before the model loads: an empty one fails in a moment.
-    for s in args.sources.iter().filter(|s| is_recording(s)) {
-        check_recording(s, &args.topics)?;
+    // Every source is opened before the model loads and before --out is made: an empty
+    // one fails in a moment and leaves nothing behind.
+    for s in &args.sources {
+        if is_recording(s) {
+            check_recording(s, &args.topics)?;
+        } else {
+            setup::collect_images(std::slice::from_ref(s))?;
+        }
     }
     prepare_out(&args.out)?;
     let camera = args.camera.camera("label", false, None)?;
