@@ -27,7 +27,8 @@ pub struct Report {
     pub peers: Option<serde_json::Value>,
 }
 
-/// Model time by op type (median of 3 synced runs), with conv GFLOP/s.
+/// Model time by op type, convolutions by kernel family (median of 3 synced runs), with
+/// conv GFLOP/s.
 #[derive(Serialize)]
 pub struct OpTime {
     pub op_type: &'static str,
@@ -49,11 +50,11 @@ pub fn per_op(detector: &Detector) -> anyhow::Result<Vec<OpTime>> {
             .map(|r| r[i].duration.as_secs_f64() * 1e3)
             .collect();
         ms.sort_by(f64::total_cmp);
-        let k = match by_type.iter().position(|o| o.op_type == step.op_type) {
+        let k = match by_type.iter().position(|o| o.op_type == step.family) {
             Some(k) => k,
             None => {
                 by_type.push(OpTime {
-                    op_type: step.op_type,
+                    op_type: step.family,
                     launches: 0,
                     ms: 0.0,
                     gflops: None,
@@ -148,7 +149,7 @@ pub fn print_report(r: &Report) {
         "launches per pass: {} ({model_launches} model + letterbox + decode); {profile} build",
         model_launches + 2
     );
-    println!("model time by op type (synced after each launch):");
+    println!("model time by op type, convolutions by kernel family (synced after each launch):");
     for o in &r.per_op {
         let gflops = o
             .gflops

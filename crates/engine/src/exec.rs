@@ -56,6 +56,8 @@ impl Step {
 pub struct StepTiming {
     pub node: String,
     pub op_type: &'static str,
+    /// The op type, or for a convolution its kernel family ([`crate::kernels::conv::ConvParams::family`]).
+    pub family: &'static str,
     pub duration: Duration,
     /// Floating-point operations of the step (convolutions only; 0 for the rest).
     pub flops: f64,
@@ -211,6 +213,10 @@ impl Model {
             timings.push(StepTiming {
                 node: step.planned.name.clone(),
                 op_type: step.planned.op_type,
+                family: match &step.planned.kernel {
+                    Kernel::Conv { params, .. } => params.family(),
+                    _ => step.planned.op_type,
+                },
                 flops: step.flops(),
                 bytes: step.bytes(),
                 duration: start.elapsed(),

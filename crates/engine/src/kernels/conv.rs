@@ -159,6 +159,20 @@ impl ConvParams {
             && self.groups == 1
     }
 
+    /// The kernel family this convolution belongs to, for per-family timings (each
+    /// family has its own kernel, or its own tile, and its own speed).
+    pub fn family(&self) -> &'static str {
+        if self.is_pointwise() {
+            "Conv pointwise"
+        } else if self.groups > 1 && self.groups == self.in_channels {
+            "Conv depthwise"
+        } else if self.groups == 1 && self.in_channels <= 4 {
+            "Conv stem"
+        } else {
+            "Conv dense"
+        }
+    }
+
     /// Output channels per workgroup: the largest power of two up to `max` that divides
     /// the channels of one group.
     fn channel_block(&self, max: usize) -> usize {
