@@ -11,11 +11,11 @@ use std::path::Path;
 
 use serde::Deserialize;
 
-use super::{image_size, stem, Loaded, Skipped};
+use super::Loaded;
 use crate::class::{Class, ClassMap};
 use crate::error::{EvalError, Result};
 use crate::export::{write_file, ExportInfo, LabelImage};
-use crate::frame::{Frame, GtObject};
+use crate::frame::GtObject;
 
 #[derive(Deserialize)]
 struct File {
@@ -98,21 +98,11 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
             .map(|d| d.join(&img.file_name))
             .find(|p| p.exists())
             .unwrap_or_else(|| dir.join(&img.file_name));
-        if let Err(reason) = image_size(&image) {
-            out.skipped.push(Skipped {
-                path: image,
-                reason,
-            });
-            continue;
-        }
-        out.loaded.push((
-            Frame {
-                id: stem(Path::new(&img.file_name)),
-                gt: by_image.remove(&img.id).unwrap_or_default(),
-                dets: Vec::new(),
-            },
+        out.push_if_readable(
+            &img.file_name,
+            by_image.remove(&img.id).unwrap_or_default(),
             image,
-        ));
+        );
     }
     Ok(out)
 }

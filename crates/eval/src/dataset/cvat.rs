@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 
 use sightline_types::LightState;
 
-use super::{check_inside, image_size, stem, Loaded, Skipped};
+use super::{check_inside, Loaded, Skipped};
 use crate::class::{Class, ClassMap};
 use crate::error::{EvalError, Result};
 use crate::export::{write_file, ExportInfo, LabelImage};
-use crate::frame::{Frame, GtObject};
+use crate::frame::GtObject;
 
 pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
     let text = std::fs::read_to_string(file).map_err(|e| EvalError::io(file, e))?;
@@ -64,21 +64,7 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
             });
             continue;
         };
-        if let Err(reason) = image_size(&image) {
-            out.skipped.push(Skipped {
-                path: image,
-                reason,
-            });
-            continue;
-        }
-        out.loaded.push((
-            Frame {
-                id: stem(Path::new(name)),
-                gt,
-                dets: Vec::new(),
-            },
-            image,
-        ));
+        out.push_if_readable(name, gt, image);
     }
     Ok(out)
 }

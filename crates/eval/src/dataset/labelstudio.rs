@@ -18,11 +18,11 @@ use serde_json::{json, Value};
 use sightline_types::LightState;
 
 use super::cvat::{class_of, find_image};
-use super::{check_inside, image_size, stem, Loaded, Skipped};
+use super::{check_inside, Loaded, Skipped};
 use crate::class::{Class, ClassMap};
 use crate::error::{EvalError, Result};
 use crate::export::{write_file, ExportInfo, LabelImage};
-use crate::frame::{Frame, GtObject};
+use crate::frame::GtObject;
 
 #[derive(Deserialize)]
 struct Task {
@@ -125,21 +125,7 @@ pub(super) fn load(file: &Path, map: &ClassMap) -> Result<Loaded> {
             });
             continue;
         };
-        if let Err(reason) = image_size(&image) {
-            out.skipped.push(Skipped {
-                path: image,
-                reason,
-            });
-            continue;
-        }
-        out.loaded.push((
-            Frame {
-                id: stem(Path::new(&name)),
-                gt,
-                dets: Vec::new(),
-            },
-            image,
-        ));
+        out.push_if_readable(&name, gt, image);
     }
     Ok(out)
 }

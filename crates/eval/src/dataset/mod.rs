@@ -131,6 +131,26 @@ struct Loaded {
     skipped: Vec<Skipped>,
 }
 
+impl Loaded {
+    /// Keeps the frame `name` (its id is the file stem) when its image's header can be
+    /// read; otherwise lists the image as skipped, with the reason.
+    fn push_if_readable(&mut self, name: &str, gt: Vec<crate::frame::GtObject>, image: PathBuf) {
+        if let Err(reason) = image_size(&image) {
+            self.skipped.push(Skipped {
+                path: image,
+                reason,
+            });
+            return;
+        }
+        let frame = Frame {
+            id: stem(Path::new(name)),
+            gt,
+            dets: Vec::new(),
+        };
+        self.loaded.push((frame, image));
+    }
+}
+
 /// Image files directly in `dir`, sorted (the rule `sightline detect` lists by too).
 fn list_images(dir: &Path) -> Result<Vec<PathBuf>> {
     sightline_types::images::list(dir).map_err(|e| EvalError::io(dir, e))

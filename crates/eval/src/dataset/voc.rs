@@ -6,10 +6,10 @@
 
 use std::path::Path;
 
-use super::{image_size, parse_f64, stem, Loaded, Skipped};
+use super::{parse_f64, stem, Loaded};
 use crate::class::ClassMap;
 use crate::error::{EvalError, Result};
-use crate::frame::{Frame, GtObject};
+use crate::frame::GtObject;
 
 pub(super) fn load(dir: &Path, map: &ClassMap) -> Result<Loaded> {
     let ann_dir = dir.join("annotations");
@@ -30,21 +30,7 @@ pub(super) fn load(dir: &Path, map: &ClassMap) -> Result<Loaded> {
         let (filename, gt) = parse_xml(&text, &path, map)?;
         let filename = filename.unwrap_or_else(|| format!("{}.jpg", stem(&path)));
         let image = dir.join("images").join(&filename);
-        if let Err(reason) = image_size(&image) {
-            out.skipped.push(Skipped {
-                path: image,
-                reason,
-            });
-            continue;
-        }
-        out.loaded.push((
-            Frame {
-                id: stem(Path::new(&filename)),
-                gt,
-                dets: Vec::new(),
-            },
-            image,
-        ));
+        out.push_if_readable(&filename, gt, image);
     }
     Ok(out)
 }
