@@ -104,7 +104,8 @@ fn storage_files(input: &Path) -> Result<(StorageId, Vec<PathBuf>), BagError> {
 
 fn recover_mcap(files: &[PathBuf], output: &Path) -> Result<Recovered, BagError> {
     let mut writer = BagWriter::create(output)?;
-    let mut ids: HashMap<(String, String), TopicId> = HashMap::new();
+    // (topic, type) → the writer's id and the index in `kept`.
+    let mut ids: HashMap<(String, String), (TopicId, usize)> = HashMap::new();
     let mut kept: Vec<TopicInfo> = Vec::new();
     let mut stopped = Vec::new();
     for path in files {
@@ -134,26 +135,23 @@ fn recover_mcap(files: &[PathBuf], output: &Path) -> Result<Recovered, BagError>
                 None => (String::new(), String::new(), Vec::new()),
             };
             let key = (topic.clone(), type_name.clone());
-            let id = match ids.get(&key) {
-                Some(&id) => id,
+            let (id, k) = match ids.get(&key) {
+                Some(&known) => known,
                 None => {
                     let id =
                         writer.add_topic_with_schema(&topic, &type_name, &encoding, &schema)?;
-                    ids.insert(key, id);
                     kept.push(TopicInfo {
                         name: topic.clone(),
                         type_name,
                         serialization_format: message.channel.message_encoding.clone(),
                         message_count: 0,
                     });
-                    id
+                    ids.insert(key, (id, kept.len() - 1));
+                    (id, kept.len() - 1)
                 }
             };
             writer.write_raw(id, message.log_time, &message.data)?;
-            let info = kept
-                .iter_mut()
-                .find(|t| t.name == topic)
-                .expect("every written topic is kept");
+            let info = &mut kept[k];
             info.message_count += 1;
             last = Position::After {
                 topic,
