@@ -5,18 +5,8 @@ mod common;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
-fn run(cmd: &mut std::process::Command) -> Output {
-    let out = cmd.output().expect("run sightline");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::run;
 
 /// The first `n` kitti-tiny frames, copied into `dir/images`.
 fn kitti_frames(dir: &Path, n: usize) -> PathBuf {

@@ -11,16 +11,7 @@ use std::path::{Path, PathBuf};
 
 const FORMATS: [&str; 4] = ["cvat", "labelstudio", "yolo", "coco"];
 
-fn run(cmd: &mut std::process::Command) -> std::process::Output {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::run;
 
 /// KITTI frames `names`, copied into `dir/frames`.
 fn kitti_frames(dir: &Path, names: &[&str]) -> PathBuf {

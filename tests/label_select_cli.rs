@@ -8,16 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-fn run(cmd: &mut std::process::Command) -> std::process::Output {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use common::run;
 
 /// A recording at 10 Hz of three KITTI frames, the first shown twice and the second
 /// three times (file order: a1 a2 b1 b2 b3 c).

@@ -34,6 +34,18 @@ pub fn sightline() -> std::process::Command {
     std::process::Command::new(env!("CARGO_BIN_EXE_sightline"))
 }
 
+/// Runs `cmd` and fails the test, with its output, unless it succeeds.
+pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// The JSON objects of a JSON lines file.
 pub fn jsonl(path: &std::path::Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(path)
