@@ -379,12 +379,17 @@ impl Collected {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let result = crate::cmd::detect::detect_file(&mut self.pipeline, &path).and_then(|o| {
+            // One read of the file serves the detector and the embedding.
+            let result = setup::image_frame(&path).and_then(|frame| {
+                let output = self
+                    .pipeline
+                    .process_one(0, &frame)
+                    .with_context(|| format!("image {}", path.display()))?;
                 let embedding = match self.candidates {
-                    Some(_) => Some(self.embedding(&setup::image_frame(&path)?)?),
+                    Some(_) => Some(self.embedding(&frame)?),
                     None => None,
                 };
-                Ok((o, embedding))
+                Ok((output, embedding))
             });
             let (output, embedding) = match result {
                 Ok(o) => o,
@@ -451,9 +456,21 @@ impl Collected {
             let result = item.map_err(anyhow::Error::from).and_then(|f| {
                 let what = format!("{} {} message #{}", source.display(), f.topic, f.index);
                 let (topic, index, stamp) = (f.topic.to_string(), f.index, f.header.stamp);
-                let frame = sightline_perception::Frame::from(f);
-                let pixels = frame.pixels().with_context(|| what.clone())?;
+                let recorded = sightline_perception::Frame::from(f);
+                let pixels = recorded.pixels().with_context(|| what.clone())?;
                 let rgb = sightline_perception::annotate::to_rgb(&pixels.view()?);
+                // The pipeline gets the decoded pixels, so a compressed frame is decoded
+                // once, not again by the detector (and by the embedding with tiling).
+                let frame = sightline_perception::Frame {
+                    payload: sightline_perception::Payload::Raw {
+                        width: rgb.width(),
+                        height: rgb.height(),
+                        step: rgb.width() * 3,
+                        encoding: "rgb8".into(),
+                        data: rgb.as_raw().clone(),
+                    },
+                    ..recorded
+                };
                 let output = self.pipeline.process_one(0, &frame).context(what.clone())?;
                 let embedding = match self.candidates {
                     Some(_) => Some(self.embedding(&frame).context(what)?),
