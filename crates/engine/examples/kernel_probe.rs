@@ -140,13 +140,20 @@ fn main() {
         flops / ms / 1e6
     );
     let shapes = [
-        ("ours 3x3 16x160x160->32", (16, 160, 32, 3, 1, 1)),
-        ("ours pw 64x52x52->64", (64, 52, 64, 1, 1, 1)),
-        ("ours pw 32x104x104->32", (32, 104, 32, 1, 1, 1)),
-        ("ours dw 64x52x52", (64, 52, 64, 3, 1, 64)),
-        ("ours stem 12x208->16", (12, 208, 16, 3, 1, 1)),
+        ("ours 3x3 16x160x160->32", (16, 160, 32, 3, 1, 1, 1)),
+        ("ours pw 64x52x52->64", (64, 52, 64, 1, 1, 0, 1)),
+        ("ours pw 32x104x104->32", (32, 104, 32, 1, 1, 0, 1)),
+        ("ours pw 128x26x26->128", (128, 26, 128, 1, 1, 0, 1)),
+        ("ours pw 256x13x13->128", (256, 13, 128, 1, 1, 0, 1)),
+        ("ours dw 64x52x52", (64, 52, 64, 3, 1, 1, 64)),
+        ("ours dw 32x104x104", (32, 104, 32, 3, 1, 1, 32)),
+        ("ours dw s2 64x52x52", (64, 52, 64, 3, 2, 1, 64)),
+        (
+            "ours stem (Focus folded) 3x416->16 6x6 s2",
+            (3, 416, 16, 6, 2, 2, 1),
+        ),
     ];
-    for (name, (cin, hw, cout, k, s, g)) in shapes {
+    for (name, (cin, hw, cout, k, s, pad, g)) in shapes {
         let p = ConvParams {
             batch: 1,
             in_channels: cin,
@@ -155,8 +162,8 @@ fn main() {
             out_channels: cout,
             kernel: k,
             stride: s,
-            pad_top: k / 2,
-            pad_left: k / 2,
+            pad_top: pad,
+            pad_left: pad,
             groups: g,
             activation: conv::Activation::Silu,
             residual: false,

@@ -173,6 +173,21 @@ impl ConvParams {
         }
     }
 
+    /// A 3×3 depthwise convolution, pad 1, stride 1 or 2, whose input rows can be read
+    /// as `vec4`s ([`depthwise_rows_kernel`]).
+    fn rows_as_vectors(&self, views: &ConvViews) -> bool {
+        let tile = conv_blocks(self).1;
+        self.groups == self.in_channels
+            && self.out_channels == self.in_channels
+            && self.kernel == 3
+            && self.pad_top == 1
+            && self.pad_left == 1
+            && (self.stride == 1 || self.stride == 2)
+            && self.in_width.is_multiple_of(4)
+            && tile.px.is_multiple_of(4)
+            && views.input.aligned_to(4)
+    }
+
     /// Output channels per workgroup: the largest power of two up to `max` that divides
     /// the channels of one group.
     fn channel_block(&self, max: usize) -> usize {
@@ -211,20 +226,30 @@ struct Grid {
     /// one image needs more than 65 535 workgroups along x.
     cubes_x: usize,
     x_chunks: usize,
+    /// Threads per workgroup: fewer than [`CUBE_SIZE`] when an image has fewer blocks,
+    /// because llvmpipe runs every lane of a workgroup, real or not.
+    cube_size: usize,
 }
 
 const MAX_CUBES_X: usize = 32_768;
 
 impl Grid {
     fn new(cob: usize, blocks: usize) -> Grid {
-        let cubes = blocks.div_ceil(CUBE_SIZE as usize).max(1);
+        // At least 8 lanes: one SIMD row of a 256-bit llvmpipe.
+        let cube_size = blocks.next_power_of_two().clamp(8, CUBE_SIZE as usize);
+        let cubes = blocks.div_ceil(cube_size).max(1);
         let x_chunks = cubes.div_ceil(MAX_CUBES_X);
         Grid {
             cob,
             blocks,
             cubes_x: cubes.min(MAX_CUBES_X),
             x_chunks,
+            cube_size,
         }
+    }
+
+    fn dim(&self) -> CubeDim {
+        CubeDim::new_1d(self.cube_size as u32)
     }
 
     fn count(&self, p: &ConvParams) -> CubeCount {
@@ -276,24 +301,36 @@ fn activate_scalar<F: Float>(v: F, #[comptime] act: Activation) -> F {
 /// Pointwise convolution as `out[co][p] = bias[co] + Σ_ci w[ci][co]·in[ci][p]` over the
 /// flattened pixels `p`, `N` pixels per vector: each thread keeps `cob` channels × `pv`
 /// vectors in registers, so one gathered input vector feeds `cob` multiply-adds.
+///
+/// Shapes and views are run-time values (`PointwiseShape`), unlike the other kernels:
+/// the pointwise loop has no division in it for a constant to save, and one compiled
+/// kernel then serves every pointwise layer of an activation, instead of YOLOX-Nano's
+/// 82 shader compilations at start-up (seconds even with Mesa's cache warm).
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
-fn pointwise_kernel<F: Float, N: Size>(
+fn pointwise_kernel<F: Float, N: Size, W: Size>(
     input: &[Vector<F, N>],
-    weight: &[F],
+    weight: &[Vector<F, W>],
     bias: &[F],
     residual: &[Vector<F, N>],
     output: &mut [Vector<F, N>],
-    #[comptime] p: ConvParams,
-    #[comptime] views: ConvViews,
-    #[comptime] plane: usize,
+    shape: &PointwiseShape,
+    #[comptime] activation: Activation,
+    #[comptime] has_residual: bool,
     #[comptime] pv: usize,
-    #[comptime] grid: Grid,
+    #[comptime] cob: usize,
+    #[comptime] wlanes: usize,
 ) {
-    let (block, valid, n) = block_position(grid);
-    let cob = comptime!(grid.cob);
-    let cin = comptime!(p.in_channels);
-    let cout = comptime!(p.out_channels);
+    let x_chunks = shape.x_chunks as usize;
+    let blocks = shape.blocks as usize;
+    let plane = shape.plane as usize;
+    let chunk = CUBE_POS_Z as usize % x_chunks;
+    let n = CUBE_POS_Z as usize / x_chunks;
+    let block = (chunk * comptime!(MAX_CUBES_X) + CUBE_POS_X as usize) * CUBE_DIM_X as usize
+        + UNIT_POS_X as usize;
+    let valid = block < blocks;
+    let block = min(block, blocks - 1);
+    let cout = shape.cout as usize;
     let co0 = CUBE_POS_Y as usize * cob;
     let p0 = block * pv;
 
@@ -307,52 +344,79 @@ fn pointwise_kernel<F: Float, N: Size>(
         }
     }
     let mut vals = Array::<Vector<F, N>>::new(pv);
-    let iv = comptime!(views.input);
-    let in_base = comptime!(iv.offset) + n * comptime!(iv.batch_stride);
-    for ci in 0..cin {
-        let row = in_base + ci * comptime!(iv.channel_stride);
+    let in_base = shape.input.offset as usize + n * shape.input.batch_stride as usize;
+    let in_cs = shape.input.channel_stride as usize;
+    for ci in 0..shape.cin as usize {
+        let row = in_base + ci * in_cs;
         #[unroll]
         for q in 0..pv {
-            vals[q] = input[row + min(p0 + q, comptime!(plane - 1))];
+            vals[q] = input[row + min(p0 + q, plane - 1)];
         }
-        let w_row = ci * cout + co0;
+        // One uniform load brings `W` channels' weights; their lanes are split in
+        // registers.
+        let w_row = (ci * cout + co0) / wlanes;
         #[unroll]
-        for c in 0..cob {
-            let w = Vector::new(weight[w_row + c]);
+        for cw in 0..comptime!(cob / wlanes) {
+            let wv = weight[w_row + cw];
             #[unroll]
-            for q in 0..pv {
-                acc[c * pv + q] += vals[q] * w;
+            for k in 0..wlanes {
+                let w = Vector::new(wv.extract(k));
+                #[unroll]
+                for q in 0..pv {
+                    acc[(cw * wlanes + k) * pv + q] += vals[q] * w;
+                }
             }
         }
     }
 
-    let ov = comptime!(views.output);
-    let rv = comptime!(views.residual);
+    let out_base = shape.output.offset as usize + n * shape.output.batch_stride as usize;
+    let res_base = shape.residual.offset as usize + n * shape.residual.batch_stride as usize;
     #[unroll]
     for c in 0..cob {
         let co = co0 + c;
         #[unroll]
         for q in 0..pv {
-            let px = min(p0 + q, comptime!(plane - 1));
-            let mut v = activate::<F, N>(acc[c * pv + q], comptime!(p.activation));
-            if comptime!(p.residual) {
-                v += residual[comptime!(rv.offset)
-                    + n * comptime!(rv.batch_stride)
-                    + co * comptime!(rv.channel_stride)
-                    + px];
+            let px = min(p0 + q, plane - 1);
+            let mut v = activate::<F, N>(acc[c * pv + q], activation);
+            if comptime!(has_residual) {
+                v += residual[res_base + co * shape.residual.channel_stride as usize + px];
             }
             if valid && p0 + q < plane {
-                output[comptime!(ov.offset)
-                    + n * comptime!(ov.batch_stride)
-                    + co * comptime!(ov.channel_stride)
-                    + px] = v;
+                output[out_base + co * shape.output.channel_stride as usize + px] = v;
             }
         }
     }
 }
 
-/// Any other convolution: each thread computes `px` horizontally adjacent output pixels
-/// of one row × `cob` output channels (one group's, picked by the workgroup).
+/// A [`TensorView`] as a kernel's run-time argument, counted in vectors.
+#[derive(CubeLaunch, CubeType, Clone, Copy)]
+struct ViewShape {
+    offset: u32,
+    channel_stride: u32,
+    batch_stride: u32,
+}
+
+/// The run-time shape of one pointwise launch (`pointwise_kernel`).
+#[derive(CubeLaunch, CubeType, Clone, Copy)]
+struct PointwiseShape {
+    cin: u32,
+    cout: u32,
+    /// Pixels per channel, in vectors.
+    plane: u32,
+    /// Pixel blocks (threads) per output-channel block and image.
+    blocks: u32,
+    /// Workgroups along z per image (see [`Grid`]).
+    x_chunks: u32,
+    input: ViewShape,
+    output: ViewShape,
+    residual: ViewShape,
+}
+
+/// Any other convolution: each thread computes a tile of `rows` × `px` output pixels ×
+/// `cob` output channels (one group's, picked by the workgroup). Each input row the
+/// tile touches is gathered once and serves every output row and kernel row that
+/// reads it, which is what keeps a depthwise convolution (one channel, nine
+/// multiply-adds per output) from being all loads.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn conv2d_kernel<F: Float>(
@@ -363,11 +427,11 @@ fn conv2d_kernel<F: Float>(
     output: &mut [F],
     #[comptime] p: ConvParams,
     #[comptime] views: ConvViews,
-    #[comptime] px: usize,
+    #[comptime] tile: ConvTile,
     #[comptime] grid: Grid,
 ) {
     let (block, valid, n) = block_position(grid);
-    let out_width = comptime!(p.out_size().1);
+    let (out_height, out_width) = comptime!(p.out_size());
     let kernel = comptime!(p.kernel);
     let stride = comptime!(p.stride);
     let h = comptime!(p.in_height);
@@ -378,22 +442,26 @@ fn conv2d_kernel<F: Float>(
     let cout_g = comptime!(p.out_channels / p.groups);
     let kk = comptime!(p.kernel * p.kernel);
     let cob = comptime!(grid.cob);
-    // Input values one row of the thread's outputs reads per kernel row.
-    let span = comptime!((px - 1) * p.stride + p.kernel);
+    let px = comptime!(tile.px);
+    let rows = comptime!(tile.rows);
+    let tile_len = comptime!(tile.rows * tile.px);
+    // Input values one output row reads per kernel row, and input rows per tile.
+    let span = comptime!((tile.px - 1) * p.stride + p.kernel);
+    let in_rows = comptime!((tile.rows - 1) * p.stride + p.kernel);
 
-    let x_blocks = comptime!(out_width.div_ceil(px));
+    let x_blocks = comptime!(out_width.div_ceil(tile.px));
     let x0 = (block % x_blocks) * px;
-    let oy = block / x_blocks;
+    let oy0 = (block / x_blocks) * rows;
     let co0 = CUBE_POS_Y as usize * cob;
     let group = co0 / cout_g;
 
-    let mut acc = Array::<F>::new(comptime!(cob * px));
+    let mut acc = Array::<F>::new(comptime!(grid.cob * tile.rows * tile.px));
     #[unroll]
     for c in 0..cob {
         let b = bias[co0 + c];
         #[unroll]
-        for q in 0..px {
-            acc[c * px + q] = b;
+        for t in 0..tile_len {
+            acc[c * tile_len + t] = b;
         }
     }
     let mut vals = Array::<F>::new(span);
@@ -403,9 +471,37 @@ fn conv2d_kernel<F: Float>(
         + group * comptime!(cin_g * iv.channel_stride);
     for ci in 0..cin_g {
         let in_plane = plane_base + ci * comptime!(iv.channel_stride);
+        // A one-row tile reads each input row for one kernel row only: a loop keeps the
+        // shader small (the 6×6 stem unrolled is a shader of seconds to compile).
+        if comptime!(tile.rows == 1) {
+            for ky in 0..kernel {
+                let yy = oy0 * stride + ky;
+                let y_ok = yy >= pad_top && yy < comptime!(h + pad_top);
+                let row = in_plane + (select(y_ok, yy, pad_top) - pad_top) * w;
+                #[unroll]
+                for j in 0..span {
+                    let xx = x0 * stride + j;
+                    let ok = y_ok && xx >= pad_left && xx < comptime!(w + pad_left);
+                    let v = input[row + (select(ok, xx, pad_left) - pad_left)];
+                    vals[j] = select(ok, v, F::new(0.0));
+                }
+                #[unroll]
+                for kx in 0..kernel {
+                    let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
+                    #[unroll]
+                    for c in 0..cob {
+                        let wv = weight[w_base + c * comptime!(cin_g * kk)];
+                        #[unroll]
+                        for q in 0..px {
+                            acc[c * tile_len + q] += vals[q * stride + kx] * wv;
+                        }
+                    }
+                }
+            }
+        }
         #[unroll]
-        for ky in 0..kernel {
-            let yy = oy * stride + ky;
+        for r in 0..comptime!(if tile.rows == 1 { 0 } else { in_rows }) {
+            let yy = oy0 * stride + r;
             let y_ok = yy >= pad_top && yy < comptime!(h + pad_top);
             let row = in_plane + (select(y_ok, yy, pad_top) - pad_top) * w;
             #[unroll]
@@ -415,15 +511,22 @@ fn conv2d_kernel<F: Float>(
                 let v = input[row + (select(ok, xx, pad_left) - pad_left)];
                 vals[j] = select(ok, v, F::new(0.0));
             }
+            // Output row `o` reads this input row with kernel row `r - o·stride`.
             #[unroll]
-            for kx in 0..kernel {
-                let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
-                #[unroll]
-                for c in 0..cob {
-                    let wv = weight[w_base + c * comptime!(cin_g * kk)];
+            for o in 0..rows {
+                if comptime!(r >= o * stride && r - o * stride < kernel) {
+                    let ky = comptime!(r - o * stride);
                     #[unroll]
-                    for q in 0..px {
-                        acc[c * px + q] += vals[q * stride + kx] * wv;
+                    for kx in 0..kernel {
+                        let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
+                        #[unroll]
+                        for c in 0..cob {
+                            let wv = weight[w_base + c * comptime!(cin_g * kk)];
+                            #[unroll]
+                            for q in 0..px {
+                                acc[c * tile_len + o * px + q] += vals[q * stride + kx] * wv;
+                            }
+                        }
                     }
                 }
             }
@@ -432,40 +535,234 @@ fn conv2d_kernel<F: Float>(
 
     let ov = comptime!(views.output);
     let rv = comptime!(views.residual);
-    let y_off = oy * out_width;
     #[unroll]
     for c in 0..cob {
         let co = co0 + c;
         #[unroll]
-        for q in 0..px {
-            let x = min(x0 + q, comptime!(out_width - 1));
-            let mut v = activate_scalar::<F>(acc[c * px + q], comptime!(p.activation));
-            if comptime!(p.residual) {
-                v += residual[comptime!(rv.offset)
-                    + n * comptime!(rv.batch_stride)
-                    + co * comptime!(rv.channel_stride)
-                    + y_off
-                    + x];
-            }
-            if valid && x0 + q < out_width {
-                output[comptime!(ov.offset)
-                    + n * comptime!(ov.batch_stride)
-                    + co * comptime!(ov.channel_stride)
-                    + y_off
-                    + x] = v;
+        for o in 0..rows {
+            let y = min(oy0 + o, comptime!(out_height - 1));
+            #[unroll]
+            for q in 0..px {
+                let x = min(x0 + q, comptime!(out_width - 1));
+                let at = y * out_width + x;
+                let mut v =
+                    activate_scalar::<F>(acc[c * tile_len + o * px + q], comptime!(p.activation));
+                if comptime!(p.residual) {
+                    v += residual[comptime!(rv.offset)
+                        + n * comptime!(rv.batch_stride)
+                        + co * comptime!(rv.channel_stride)
+                        + at];
+                }
+                if valid && x0 + q < out_width && oy0 + o < out_height {
+                    output[comptime!(ov.offset)
+                        + n * comptime!(ov.batch_stride)
+                        + co * comptime!(ov.channel_stride)
+                        + at] = v;
+                }
             }
         }
     }
 }
 
-/// Pointwise block: `cob` output channels × `PIXELS` pixels per thread. Larger blocks
-/// (32 × 8, 16 × 8 with 16 × 4 below) were no faster on lavapipe and took minutes of
-/// shader compilation at start-up, past Mesa's cache (docs/performance.md).
-const POINTWISE_CHANNELS: usize = 8;
-const POINTWISE_PIXELS: usize = 8;
-/// Other convolutions: up to 8 output channels × 4 pixels of a row per thread.
-const CONV_CHANNELS: usize = 8;
-const CONV_PIXELS: usize = 4;
+/// A 3×3 depthwise convolution (pad 1, stride 1 or 2) on rows whose width and views
+/// are multiples of 4: the rows of a thread's tile are read as `vec4`s, a quarter of
+/// the gathered loads of [`conv2d_kernel`], which is what a depthwise convolution's
+/// time is made of on a load-bound machine.
+#[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
+fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
+    input: &[Vector<F, N>],
+    weight: &[F],
+    bias: &[F],
+    residual: &[Vector<F, M>],
+    output: &mut [Vector<F, M>],
+    shape: &DepthwiseShape,
+    #[comptime] stride: usize,
+    #[comptime] activation: Activation,
+    #[comptime] has_residual: bool,
+    #[comptime] tile: ConvTile,
+    #[comptime] out_lanes: usize,
+) {
+    let x_chunks = shape.x_chunks as usize;
+    let blocks = shape.blocks as usize;
+    let chunk = CUBE_POS_Z as usize % x_chunks;
+    let n = CUBE_POS_Z as usize / x_chunks;
+    let block = (chunk * comptime!(MAX_CUBES_X) + CUBE_POS_X as usize) * CUBE_DIM_X as usize
+        + UNIT_POS_X as usize;
+    let valid = block < blocks;
+    let block = min(block, blocks - 1);
+    let out_height = shape.out_height as usize;
+    let out_width = shape.out_width as usize;
+    let h = shape.in_height as usize;
+    let wv = shape.in_width_vectors as usize;
+    let px = comptime!(tile.px);
+    let rows = comptime!(tile.rows);
+    let tile_len = comptime!(tile.rows * tile.px);
+    let span = comptime!((tile.px - 1) * stride + 3);
+    let in_rows = comptime!((tile.rows - 1) * stride + 3);
+    // Value `j` of a row is input column `x0·stride − 1 + j`, lane `(j + 3) % 4` of
+    // vector `(j + 3) / 4` counted from column `x0·stride − 4`.
+    let vecs = comptime!((span + 2) / 4 + 1);
+
+    let x_blocks = shape.x_blocks as usize;
+    let x0 = (block % x_blocks) * px;
+    let oy0 = (block / x_blocks) * rows;
+    let c = CUBE_POS_Y as usize;
+    // The vector holding the tile's first input column (`px` is a multiple of 4).
+    let v_first = x0 * stride / 4;
+
+    let mut acc = Array::<F>::new(comptime!(tile.rows * tile.px));
+    let b = bias[c];
+    #[unroll]
+    for t in 0..tile_len {
+        acc[t] = b;
+    }
+    let mut wts = Array::<F>::new(9usize);
+    #[unroll]
+    for k in 0..9usize {
+        wts[k] = weight[c * 9 + k];
+    }
+    let mut vals = Array::<F>::new(span);
+    let in_plane = shape.input.offset as usize
+        + n * shape.input.batch_stride as usize
+        + c * shape.input.channel_stride as usize;
+    #[unroll]
+    for r in 0..in_rows {
+        let yy = oy0 * stride + r;
+        let y_ok = yy >= 1 && yy < h + 1;
+        let row = in_plane + (select(y_ok, yy, 1) - 1) * wv;
+        #[unroll]
+        for k in 0..vecs {
+            // Vector `k` starts at column x0·stride − 4 + 4k, i.e. vector v_first − 1 + k.
+            let vx = v_first + k;
+            let ok = y_ok && vx >= 1 && vx < wv + 1;
+            let v = input[row + select(ok, vx, 1) - 1];
+            #[unroll]
+            for lane in 0..4usize {
+                let j = comptime!(4 * k + lane);
+                if comptime!(j >= 3 && j - 3 < span) {
+                    vals[comptime!(j - 3)] = select(ok, v.extract(lane), F::new(0.0));
+                }
+            }
+        }
+        #[unroll]
+        for o in 0..rows {
+            if comptime!(r >= o * stride && r - o * stride < 3) {
+                let ky = comptime!(r - o * stride);
+                #[unroll]
+                for kx in 0..3usize {
+                    let wk = wts[comptime!(ky * 3 + kx)];
+                    #[unroll]
+                    for q in 0..px {
+                        acc[o * px + q] += vals[q * stride + kx] * wk;
+                    }
+                }
+            }
+        }
+    }
+
+    // Stores are per-lane loops too: `out_lanes` adjacent outputs go out as one vector
+    // when the output rows are whole vectors (`M` = 4), one by one otherwise.
+    #[unroll]
+    for o in 0..rows {
+        let y = min(oy0 + o, out_height - 1);
+        #[unroll]
+        for q in 0..comptime!(tile.px / out_lanes) {
+            let x = min(x0 + q * out_lanes, out_width - out_lanes);
+            let at = (y * out_width + x) / out_lanes;
+            let mut v = Vector::<F, M>::empty();
+            #[unroll]
+            for lane in 0..out_lanes {
+                v.insert(lane, acc[o * px + q * out_lanes + lane]);
+            }
+            v = activate::<F, M>(v, activation);
+            if comptime!(has_residual) {
+                v += residual[shape.residual.offset as usize
+                    + n * shape.residual.batch_stride as usize
+                    + c * shape.residual.channel_stride as usize
+                    + at];
+            }
+            if valid && x0 + q * out_lanes < out_width && oy0 + o < out_height {
+                output[shape.output.offset as usize
+                    + n * shape.output.batch_stride as usize
+                    + c * shape.output.channel_stride as usize
+                    + at] = v;
+            }
+        }
+    }
+}
+
+/// The run-time shape of one `depthwise_rows_kernel` launch; views counted in vectors
+/// (the input's of 4, the output's and residual's of the launch's output lanes).
+#[derive(CubeLaunch, CubeType, Clone, Copy)]
+struct DepthwiseShape {
+    in_height: u32,
+    in_width_vectors: u32,
+    out_height: u32,
+    out_width: u32,
+    /// Tiles along a row.
+    x_blocks: u32,
+    blocks: u32,
+    x_chunks: u32,
+    input: ViewShape,
+    output: ViewShape,
+    residual: ViewShape,
+}
+
+/// Output pixels per thread of [`conv2d_kernel`]: `rows` rows of `px` adjacent pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ConvTile {
+    rows: usize,
+    px: usize,
+}
+
+// Thread tiles, from a release sweep in `kernel_probe` against the lavapipe notes'
+// kernel (docs/performance.md, "Engine v2 kernels"): larger tiles were no faster there
+// and cost shader-compilation time at start-up.
+/// Pointwise: output channels × pixels (4 vectors of 4 where the plane allows).
+const POINTWISE_CHANNELS: usize = 16;
+const POINTWISE_PIXELS: usize = 16;
+/// Dense and stem convolutions: output channels × a tile of rows × pixels.
+const CONV_CHANNELS: usize = 16;
+const CONV_TILE: ConvTile = ConvTile { rows: 4, px: 8 };
+/// Depthwise convolutions: one channel × a tile of rows × pixels.
+const DEPTHWISE_TILE: ConvTile = ConvTile { rows: 4, px: 8 };
+
+/// Output channels and pixel tile of a thread for any other convolution.
+fn conv_blocks(p: &ConvParams) -> (usize, ConvTile) {
+    let (oh, ow) = p.out_size();
+    let depthwise = p.in_channels / p.groups == 1;
+    let (cob, rows, px) = if depthwise {
+        (1, DEPTHWISE_TILE.rows, DEPTHWISE_TILE.px)
+    } else {
+        // Rows × kernel² bounded so that a large kernel (the stem's 6×6 with Focus
+        // folded in) does not unroll into a shader that takes minutes to compile.
+        let rows = CONV_TILE.rows.min((36 / (p.kernel * p.kernel)).max(1));
+        (CONV_CHANNELS, rows, CONV_TILE.px)
+    };
+    (
+        p.channel_block(cob),
+        ConvTile {
+            rows: rows.min(oh),
+            // A depthwise tile keeps whole vectors of a row (`rows_as_vectors`).
+            px: px.min(if depthwise {
+                ow.next_multiple_of(4)
+            } else {
+                ow
+            }),
+        },
+    )
+}
+
+/// A view as a kernel's run-time argument, counted in vectors of `lanes`.
+fn view_shape(v: &TensorView, lanes: usize) -> ViewShapeLaunch {
+    let v = v.in_vectors(lanes);
+    ViewShapeLaunch::new(
+        v.offset as u32,
+        v.channel_stride as u32,
+        v.batch_stride as u32,
+    )
+}
 
 /// Launches one convolution. The planner has checked that every view stays inside its
 /// buffer (`len_of` each handle's elements), which is what makes the unchecked launch
@@ -487,44 +784,94 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
         };
         let cob = p.channel_block(POINTWISE_CHANNELS);
         let pv = POINTWISE_PIXELS / vector;
+        let wlanes = if cob.is_multiple_of(4) { 4 } else { 1 };
         let planev = plane / vector;
         let grid = Grid::new(cob, planev.div_ceil(pv));
-        let vviews = ConvViews {
-            input: views.input.in_vectors(vector),
-            output: views.output.in_vectors(vector),
-            residual: views.residual.in_vectors(vector),
-        };
+        let view = |v: &TensorView| view_shape(v, vector);
+        let shape = PointwiseShapeLaunch::new(
+            p.in_channels as u32,
+            p.out_channels as u32,
+            planev as u32,
+            grid.blocks as u32,
+            grid.x_chunks as u32,
+            view(&views.input),
+            view(&views.output),
+            view(&views.residual),
+        );
         // SAFETY: the planner checked every view against its buffer; loads use clamped
         // positions inside the views, stores are masked to real pixels.
         unsafe {
             pointwise_kernel::launch_unchecked::<f32>(
                 client,
                 grid.count(p),
-                CubeDim::new_1d(CUBE_SIZE),
+                grid.dim(),
                 vector,
+                wlanes,
                 BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input) / vector),
-                BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len()),
+                BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len() / wlanes),
                 BufferArg::from_raw_parts(buffers.bias.clone(), p.out_channels),
                 BufferArg::from_raw_parts(residual.clone(), len(residual) / vector),
                 BufferArg::from_raw_parts(buffers.output.clone(), len(buffers.output) / vector),
-                *p,
-                vviews,
-                planev,
+                shape,
+                p.activation,
+                p.residual,
                 pv,
-                grid,
+                cob,
+                wlanes,
             )
         }
         return;
     }
-    let cob = p.channel_block(CONV_CHANNELS);
-    let px = CONV_PIXELS.min(ow);
-    let grid = Grid::new(cob, oh * ow.div_ceil(px));
+    let (cob, tile) = conv_blocks(p);
+    let grid = Grid::new(cob, oh.div_ceil(tile.rows) * ow.div_ceil(tile.px));
+    if p.rows_as_vectors(views) {
+        let out_lanes =
+            if ow.is_multiple_of(4) && views.output.aligned_to(4) && views.residual.aligned_to(4) {
+                4
+            } else {
+                1
+            };
+        // SAFETY: as above; vectors outside a row are selected away, never loaded, and
+        // rows are whole vectors.
+        unsafe {
+            depthwise_rows_kernel::launch_unchecked::<f32>(
+                client,
+                grid.count(p),
+                grid.dim(),
+                4,
+                out_lanes,
+                BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input) / 4),
+                BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len()),
+                BufferArg::from_raw_parts(buffers.bias.clone(), p.out_channels),
+                BufferArg::from_raw_parts(residual.clone(), len(residual) / out_lanes),
+                BufferArg::from_raw_parts(buffers.output.clone(), len(buffers.output) / out_lanes),
+                DepthwiseShapeLaunch::new(
+                    p.in_height as u32,
+                    (p.in_width / 4) as u32,
+                    oh as u32,
+                    ow as u32,
+                    ow.div_ceil(tile.px) as u32,
+                    grid.blocks as u32,
+                    grid.x_chunks as u32,
+                    view_shape(&views.input, 4),
+                    view_shape(&views.output, out_lanes),
+                    view_shape(&views.residual, out_lanes),
+                ),
+                p.stride,
+                p.activation,
+                p.residual,
+                tile,
+                out_lanes,
+            )
+        }
+        return;
+    }
     // SAFETY: as above; padding positions are selected away, never loaded.
     unsafe {
         conv2d_kernel::launch_unchecked::<f32>(
             client,
             grid.count(p),
-            CubeDim::new_1d(CUBE_SIZE),
+            grid.dim(),
             BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input)),
             BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len()),
             BufferArg::from_raw_parts(buffers.bias.clone(), p.out_channels),
@@ -532,7 +879,7 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
             BufferArg::from_raw_parts(buffers.output.clone(), len(buffers.output)),
             *p,
             *views,
-            px,
+            tile,
             grid,
         )
     }

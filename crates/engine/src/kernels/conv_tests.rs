@@ -211,3 +211,28 @@ fn grouped_and_depthwise() {
     );
     check(&bed, params(12, 8, 7, 18, 3, 1, 1, 3));
 }
+
+#[test]
+fn depthwise_rows_read_as_vectors() {
+    let bed = TestBed::new();
+    // widths of 4k pixels: `depthwise_rows_kernel`, with whole and partial tiles
+    let cases = [
+        params(8, 9, 16, 8, 3, 1, 1, 8),
+        params(8, 10, 12, 8, 3, 2, 1, 8),
+        params(4, 7, 4, 4, 3, 1, 1, 4),
+        params(4, 6, 20, 4, 3, 2, 1, 4),
+    ];
+    for p in cases {
+        assert!(p.rows_as_vectors(&ConvViews::contiguous(&p)), "{p:?}");
+        check(&bed, p);
+    }
+    check(
+        &bed,
+        ConvParams {
+            activation: Activation::Silu,
+            residual: true,
+            batch: 2,
+            ..params(8, 9, 20, 8, 3, 1, 1, 8)
+        },
+    );
+}
