@@ -48,7 +48,7 @@ impl ClassMap {
                 EvalError::field(
                     path,
                     field,
-                    format!("unknown class {name:?} (pedestrian, traffic_light, stop_sign)"),
+                    format!("unknown class {name:?} ({})", Class::known_names()),
                 )
             })
         };

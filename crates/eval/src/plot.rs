@@ -51,6 +51,8 @@ fn color(c: Class) -> RGBColor {
         Class::Pedestrian => RGBColor(31, 119, 180),
         Class::TrafficLight => RGBColor(255, 127, 14),
         Class::StopSign => RGBColor(214, 39, 40),
+        // A trained head's class.
+        _ => RGBColor(148, 103, 189),
     }
 }
 

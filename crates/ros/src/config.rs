@@ -147,7 +147,11 @@ impl NodeConfig {
         .into_iter()
         .map(String::from)
         .collect();
-        known.extend(Class::ALL.iter().map(|c| format!("score_threshold.{c}")));
+        known.extend(
+            Class::known()
+                .iter()
+                .map(|c| format!("score_threshold.{c}")),
+        );
 
         let base_dir = match opt_string(params, "base_dir")? {
             Some(dir) => cwd.join(dir),
@@ -211,7 +215,7 @@ impl NodeConfig {
                 .map_err(|e| invalid("device", format!("{e}")))?,
         };
         let mut score_thresholds = Thresholds::default();
-        for class in Class::ALL {
+        for class in Class::known() {
             let name = format!("score_threshold.{class}");
             if let Some(v) = opt_number(params, &name)? {
                 let v = unit_interval(&name, v)?;
