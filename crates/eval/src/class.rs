@@ -70,6 +70,12 @@ impl ClassMap {
         Self::from_yaml(&text, path)
     }
 
+    /// Maps `label` to `class` too (a trained model's manifest names the data set
+    /// labels of its new classes). An existing mapping of the label is replaced.
+    pub fn add_label(&mut self, label: &str, class: Class) {
+        self.labels.insert(label.to_string(), class);
+    }
+
     /// The class of a label string: exact match first, then case-insensitive.
     pub fn label(&self, label: &str) -> Option<Class> {
         self.labels.get(label).copied().or_else(|| {
@@ -105,6 +111,16 @@ mod tests {
         assert_eq!(m.coco_id(9), Some(Class::TrafficLight));
         assert_eq!(m.coco_id(11), Some(Class::StopSign));
         assert_eq!(m.coco_id(2), None);
+    }
+
+    #[test]
+    fn added_labels_map_to_registered_classes() {
+        let mut m = ClassMap::default();
+        assert_eq!(m.label("speedlimit"), None);
+        let c = Class::register("speed_limit").unwrap();
+        m.add_label("speedlimit", c);
+        assert_eq!(m.label("SpeedLimit"), Some(c));
+        assert_eq!(m.label("stop"), Some(Class::StopSign));
     }
 
     #[test]
