@@ -57,7 +57,14 @@ fn run_on(detector: &mut Detector, path: &Path) -> (Vec<f32>, Vec<f32>, Vec<Stri
         .expect("detect")
         .into_iter()
         .filter(|d| d.class.is_builtin())
-        .map(|d| format!("{} {:08x} {:?}", d.class, d.score.to_bits(), d.bbox.map(f32::to_bits)))
+        .map(|d| {
+            format!(
+                "{} {:08x} {:?}",
+                d.class,
+                d.score.to_bits(),
+                d.bbox.map(f32::to_bits)
+            )
+        })
         .collect();
     (input, output, old)
 }
@@ -69,23 +76,33 @@ fn written_model_runs_in_onnxruntime_and_keeps_the_old_outputs() {
     let ds = small_voc(tmp.path(), &PHOTOS);
     let out = tmp.path().join("out/signs");
     let base = shared.join("models/yolox_nano.onnx");
-    let done = run(sightline()
-        .args([
-            "train-head",
-            "--device",
-            "cpu",
-            "--class",
-            "speed_limit=speedlimit",
-        ])
-        .arg("--model")
-        .arg(&base)
-        .arg("--dataset")
-        .arg(format!("voc:{}", ds.display()))
-        .arg("--out")
-        .arg(&out)
-        .args(["--validation-percent", "25"]));
+    let train = |out: &Path| {
+        run(sightline()
+            .args([
+                "train-head",
+                "--device",
+                "cpu",
+                "--class",
+                "speed_limit=speedlimit",
+            ])
+            .arg("--model")
+            .arg(&base)
+            .arg("--dataset")
+            .arg(format!("voc:{}", ds.display()))
+            .arg("--out")
+            .arg(out)
+            .args(["--validation-percent", "25"]))
+    };
+    let done = train(&out);
     let stdout = String::from_utf8_lossy(&done.stdout);
     assert!(stdout.contains("speed_limit: validation AP50"), "{stdout}");
+    // Seeded and deterministic: the same command writes the same bytes.
+    train(&tmp.path().join("again/signs"));
+    assert!(
+        std::fs::read(tmp.path().join("out/signs.onnx")).unwrap()
+            == std::fs::read(tmp.path().join("again/signs.onnx")).unwrap(),
+        "two runs with the same seed wrote different models"
+    );
 
     let model = tmp.path().join("out/signs.onnx");
     let manifest = Manifest::load(&tmp.path().join("out/signs.yaml")).expect("manifest");
@@ -109,6 +126,49 @@ fn written_model_runs_in_onnxruntime_and_keeps_the_old_outputs() {
         assert_eq!((same.id, same.objectness), (c.id, None));
     }
 
+    // Downstream: `detect` finds the manifest beside the model, --threshold can name
+    // the new class, and the JSON lines carry its name; `eval` scores it on the split.
+    let lines = tmp.path().join("road100.jsonl");
+    run(sightline()
+        .args([
+            "detect",
+            "--device",
+            "cpu",
+            "--threshold",
+            "speed_limit=0.01",
+        ])
+        .arg("--model")
+        .arg(&model)
+        .arg("--jsonl")
+        .arg(&lines)
+        .arg(shared.join("data/roadsign-speedlimit/images/road100.png")));
+    let found = common::jsonl(&lines);
+    assert!(
+        found.iter().any(|d| d["class"] == "speed_limit"),
+        "no speed_limit line: {found:?}"
+    );
+    let report = tmp.path().join("report");
+    run(sightline()
+        .args(["eval", "--device", "cpu", "--split", "validation"])
+        .arg("--model")
+        .arg(&model)
+        .arg("--dataset")
+        .arg(format!("voc:{}", ds.display()))
+        .arg("--report")
+        .arg(&report));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(report.join("report.json")).unwrap())
+            .unwrap();
+    let validation = PHOTOS
+        .iter()
+        .filter(|p| training.split.is_validation(p))
+        .count();
+    assert_eq!(json["n_frames"], validation);
+    assert!(
+        json["classes"]["speed_limit"]["n_gt"].as_u64() > Some(0),
+        "{json}"
+    );
+
     // One photo of the new class, then one of each data set the old classes are
     // scored on.
     let images = [
@@ -125,8 +185,17 @@ fn written_model_runs_in_onnxruntime_and_keeps_the_old_outputs() {
         let (input, new, new_dets) = run_on(&mut written, path);
         let (base_input, old, old_dets) = run_on(&mut shipped, path);
         assert_eq!(input, base_input);
-        assert!(i == 0 || !old_dets.is_empty(), "{}: no detections", path.display());
-        assert_eq!(new_dets, old_dets, "{}: old classes' detections", path.display());
+        assert!(
+            i == 0 || !old_dets.is_empty(),
+            "{}: no detections",
+            path.display()
+        );
+        assert_eq!(
+            new_dets,
+            old_dets,
+            "{}: old classes' detections",
+            path.display()
+        );
         assert_eq!(new.len(), 3549 * 87);
         assert_eq!(old.len(), 3549 * 85);
         for (a, (n, o)) in new.chunks_exact(87).zip(old.chunks_exact(85)).enumerate() {

@@ -58,13 +58,16 @@ pub struct CameraArgs {
 
 impl CameraArgs {
     /// The camera `name`, with `default_score` for every class unless
-    /// --score-threshold is given (`None`: the manifest's).
+    /// --score-threshold is given (`None`: the manifest's). `model`'s manifest is read
+    /// first, so that --threshold can name the classes it adds.
     pub fn camera(
         &self,
+        model: &DetectorArgs,
         name: &str,
         draw: bool,
         default_score: Option<f32>,
     ) -> anyhow::Result<Camera> {
+        model.manifest()?;
         let mut camera = Camera::new(name);
         if let Some(path) = &self.calibration {
             camera = camera.calibrated(path)?;

@@ -222,6 +222,7 @@ impl Head {
         let mut changed = self.downstream.clone();
         // Edits by node index first; the new nodes are inserted after all of them.
         let mut inserts: Vec<(usize, Vec<proto::NodeProto>)> = Vec::new();
+        let mut replaced = Vec::new();
         for (l, (level, chans)) in self.levels.iter().zip(new).enumerate() {
             if chans.objectness.len() != k || chans.class.len() != k {
                 return Err(shape(format!("level {l}: not {k} new classes")));
@@ -275,10 +276,20 @@ impl Head {
             let shape_name = format!("sightline_train.l{l}.shape");
             g.initializer
                 .push(int_tensor(&shape_name, &[3], &[1, row as i64, -1]));
-            g.node[level.reshape].input[1] = shape_name;
+            replaced.push(std::mem::replace(
+                &mut g.node[level.reshape].input[1],
+                shape_name,
+            ));
             changed.extend(g.node[level.reshape].output.clone());
             inserts.push((concat, nodes));
         }
+        // The old target shapes, unless something else reads them (onnxruntime warns
+        // about unused initializers).
+        g.initializer.retain(|t| {
+            let name = t.name.as_deref().unwrap_or("");
+            !replaced.iter().any(|r| r == name)
+                || g.node.iter().any(|n| n.input.iter().any(|i| i == name))
+        });
         // Back to front, so that each insertion leaves the earlier positions valid.
         inserts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
         for (at, nodes) in inserts {

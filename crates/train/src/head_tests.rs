@@ -189,6 +189,12 @@ fn appended_channels_follow_the_old_ones_and_the_engine_accepts_the_graph() {
         .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
         .collect();
     assert_eq!(dims, [1, 5 + 3 + 4, -1]);
+    assert!(
+        g.initializer
+            .iter()
+            .all(|t| t.name.as_deref() != Some("shape")),
+        "the replaced target shape is left behind"
+    );
     // The stale declared shape is gone, the output says 12.
     assert!(g.value_info.iter().all(|v| v.name.as_deref() != Some("l0")));
     let Some(type_proto::Value::TensorType(t)) =
