@@ -126,6 +126,10 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
         for label in &c.labels {
             map.add_label(label, c.name);
         }
+        // Its own name too: `sightline label` exports of the model read back.
+        if !c.name.is_builtin() {
+            map.add_label(c.name.as_str(), c.name);
+        }
     }
     let mut dataset = Dataset::load(&spec, &map)
         .with_context(|| format!("reading dataset {}", spec.path.display()))?;

@@ -50,9 +50,14 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Vec<Detection>>
         }
         let bad = |msg: String| EvalError::line(path, i + 1, msg);
         let raw: Raw = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
-        // A trained model's detections name its new classes: any well-formed name is
-        // a class (one no label maps to scores as all false positives).
-        let class = Class::register(&raw.class).map_err(|e| bad(e.to_string()))?;
+        // A trained model's classes are known once its manifest is read (`--manifest`).
+        let class = Class::from_name(&raw.class).ok_or_else(|| {
+            bad(format!(
+                "unknown class {:?} (known: {}; a trained model's classes need its --manifest)",
+                raw.class,
+                Class::known_names()
+            ))
+        })?;
         if !raw.score.is_finite() {
             return Err(bad("score is not finite".into()));
         }

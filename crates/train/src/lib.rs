@@ -9,11 +9,13 @@
 //! the fit never sees) and the provenance.
 
 pub mod assign;
+mod checks;
 mod collect;
 pub mod fit;
 pub mod head;
 mod train;
 mod validate;
+mod written;
 
 pub use train::{train, NewClass, Summary, TrainConfig};
 

@@ -2,15 +2,17 @@
 //! step checked before the next starts (bad input fails before the model loads).
 
 use crate::assign::Grid;
+use crate::checks::{check_boxes, check_classes, matches, out_paths};
 use crate::collect::{self, ImageLabels};
 use crate::fit::{self, FitConfig};
 use crate::head::{self, Head, LevelChannels};
 use crate::validate;
+use crate::written::{new_manifest, write};
 use crate::TrainError;
-use sightline_detect::manifest::{ClassSpec, SplitRule, Training};
+use sightline_detect::manifest::SplitRule;
 use sightline_detect::{Class, Detector, DetectorConfig, DeviceChoice, Manifest};
 use sightline_eval::{ClassMap, Dataset, DatasetSpec, Frame};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 /// One class to teach: its Sightline name and the data set label of its boxes.
@@ -178,44 +180,7 @@ pub fn train(config: &TrainConfig, progress: &mut dyn FnMut(&str)) -> Result<Sum
 
     // One objectness and one class channel per level and new class.
     let clock = Instant::now();
-    let mut channels: Vec<LevelChannels> = Vec::new();
-    for (l, samples) in levels.iter().enumerate() {
-        let mut level = LevelChannels {
-            objectness: Vec::new(),
-            class: Vec::new(),
-        };
-        for (j, class) in config.classes.iter().enumerate() {
-            let (cls, reg) = samples.for_class(j);
-            let positives = samples.positives(j);
-            let what = |branch: &str| format!("class {} level {l} {branch}", class.name);
-            // A level where no box of this class has positives (a small-sign data set's
-            // coarsest level, say) gets a channel that never fires rather than an error.
-            let (obj, score) = if positives == 0 {
-                progress(&format!(
-                    "{}: no positives on level {l}; its channels stay off",
-                    class.name
-                ));
-                let off = (vec![0.0; samples.cls.dim], -30.0);
-                (off.clone(), off)
-            } else {
-                let o = fit::fit(&reg, &config.fit, &what("objectness"))?;
-                let c = fit::fit(&cls, &config.fit, &what("class"))?;
-                progress(&format!(
-                    "{} level {l}: {positives} positives of {} samples; objectness loss {:.4} ({} steps), class loss {:.4} ({} steps)",
-                    class.name,
-                    samples.labels.len(),
-                    o.loss,
-                    o.steps,
-                    c.loss,
-                    c.steps
-                ));
-                ((o.weights, o.bias), (c.weights, c.bias))
-            };
-            level.objectness.push(obj);
-            level.class.push(score);
-        }
-        channels.push(level);
-    }
+    let channels = fit_levels(&levels, config, progress)?;
     let fit_seconds = clock.elapsed().as_secs_f64();
 
     // The written model, then its manifest.
@@ -282,123 +247,6 @@ pub fn train(config: &TrainConfig, progress: &mut dyn FnMut(&str)) -> Result<Sum
     })
 }
 
-/// `DIR/NAME.onnx` and `DIR/NAME.yaml`; appended, not `with_extension`, since NAME may
-/// hold a dot (`yolox_nano.v2`).
-fn out_paths(out: &Path) -> Result<(PathBuf, PathBuf), TrainError> {
-    let stem = out
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.is_empty() && s != "." && s != "..")
-        .ok_or_else(|| TrainError::Out {
-            path: out.to_path_buf(),
-            reason: "expected DIR/NAME".into(),
-        })?;
-    Ok((
-        out.with_file_name(format!("{stem}.onnx")),
-        out.with_file_name(format!("{stem}.yaml")),
-    ))
-}
-
-fn write(path: &Path, bytes: &[u8]) -> Result<(), TrainError> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| TrainError::Write {
-            path: dir.to_path_buf(),
-            source: e,
-        })?;
-    }
-    sightline_types::files::write_atomically(path, |w| w.write_all(bytes)).map_err(|e| {
-        TrainError::Write {
-            path: path.to_path_buf(),
-            source: e,
-        }
-    })
-}
-
-/// New names must be new: not a class of the base model, not given twice.
-fn check_classes(config: &TrainConfig) -> Result<Vec<Class>, TrainError> {
-    if config.classes.is_empty() {
-        return Err(TrainError::ClassSpec {
-            spec: String::new(),
-            reason: "no --class given".into(),
-        });
-    }
-    let mut names = Vec::new();
-    for c in &config.classes {
-        let class = Class::register(&c.name).map_err(|e| TrainError::ClassSpec {
-            spec: c.name.clone(),
-            reason: e.to_string(),
-        })?;
-        if config.base.classes.iter().any(|b| b.name == class) || class.is_builtin() {
-            return Err(TrainError::ClassExists {
-                name: c.name.clone(),
-            });
-        }
-        if names.contains(&class) {
-            return Err(TrainError::ClassSpec {
-                spec: c.name.clone(),
-                reason: "given twice".into(),
-            });
-        }
-        names.push(class);
-    }
-    if names.len() > 16 {
-        return Err(TrainError::ClassSpec {
-            spec: format!("{} classes", names.len()),
-            reason: "at most 16 new classes at once".into(),
-        });
-    }
-    Ok(names)
-}
-
-fn matches(label: &str, wanted: &str) -> bool {
-    label.eq_ignore_ascii_case(wanted)
-}
-
-/// Every new class has boxes, and some of them in the training split.
-fn check_boxes(
-    config: &TrainConfig,
-    dataset: &Dataset,
-    split: &SplitRule,
-) -> Result<(), TrainError> {
-    for c in &config.classes {
-        let (mut train, mut total) = (0, 0);
-        for f in &dataset.frames {
-            let n = f.gt.iter().filter(|g| matches(&g.label, &c.label)).count();
-            total += n;
-            if !split.is_validation(&f.id) {
-                train += n;
-            }
-        }
-        if total == 0 {
-            let mut seen: Vec<&str> = dataset
-                .frames
-                .iter()
-                .flat_map(|f| f.gt.iter().map(|g| g.label.as_str()))
-                .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            return Err(TrainError::NoBoxes {
-                name: c.name.clone(),
-                label: c.label.clone(),
-                dataset: config.dataset_text.clone(),
-                seen: if seen.is_empty() {
-                    "none".into()
-                } else {
-                    seen.join(", ")
-                },
-            });
-        }
-        if train == 0 {
-            return Err(TrainError::NoTrainingBoxes {
-                name: c.name.clone(),
-                label: c.label.clone(),
-                boxes: total,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// The levels' grids from the manifest, checked against the head.
 fn grid_of(manifest: &Manifest, head: &Head) -> Result<Grid, TrainError> {
     let (w, h) = (
@@ -448,51 +296,49 @@ fn labels_in_input(
     }
 }
 
-/// The base manifest plus the new classes: after the base's K class channels come k
-/// objectness channels, then k class channels (the order [`Head::append`] writes).
-fn new_manifest(
+/// One objectness and one class channel per level and new class.
+fn fit_levels(
+    levels: &[collect::LevelSamples],
     config: &TrainConfig,
-    model_path: &Path,
-    names: &[Class],
-    sha256: &str,
-    base_sha256: &str,
-    split: SplitRule,
-) -> Manifest {
-    let mut m = config.base.clone();
-    let k = names.len();
-    let base_classes = m.output.num_classes;
-    m.name = model_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trained".into());
-    m.file = model_path
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    m.sha256 = vec![sha256.to_string()];
-    m.source = format!(
-        "written by sightline train-head from {} ({})",
-        config.base.name, config.base.source
-    );
-    m.output.num_classes = base_classes + 2 * k;
-    for (j, (name, c)) in names.iter().zip(&config.classes).enumerate() {
-        m.classes.push(ClassSpec {
-            id: base_classes + k + j,
-            name: *name,
-            // Replaced by the validation split's best-F1 threshold.
-            score_threshold: 0.3,
-            objectness: Some(base_classes + j),
-            labels: vec![c.label.clone()],
-        });
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<LevelChannels>, TrainError> {
+    let mut channels: Vec<LevelChannels> = Vec::new();
+    for (l, samples) in levels.iter().enumerate() {
+        let mut level = LevelChannels {
+            objectness: Vec::new(),
+            class: Vec::new(),
+        };
+        for (j, class) in config.classes.iter().enumerate() {
+            let (cls, reg) = samples.for_class(j);
+            let positives = samples.positives(j);
+            let what = |branch: &str| format!("class {} level {l} {branch}", class.name);
+            // A level where no box of this class has positives (a small-sign data set's
+            // coarsest level, say) gets a channel that never fires rather than an error.
+            let (obj, score) = if positives == 0 {
+                progress(&format!(
+                    "{}: no positives on level {l}; its channels stay off",
+                    class.name
+                ));
+                let off = (vec![0.0; samples.cls.dim], -30.0);
+                (off.clone(), off)
+            } else {
+                let o = fit::fit(&reg, &config.fit, &what("objectness"))?;
+                let c = fit::fit(&cls, &config.fit, &what("class"))?;
+                progress(&format!(
+                    "{} level {l}: {positives} positives of {} samples; objectness loss {:.4} ({} steps), class loss {:.4} ({} steps)",
+                    class.name,
+                    samples.labels.len(),
+                    o.loss,
+                    o.steps,
+                    c.loss,
+                    c.steps
+                ));
+                ((o.weights, o.bias), (c.weights, c.bias))
+            };
+            level.objectness.push(obj);
+            level.class.push(score);
+        }
+        channels.push(level);
     }
-    m.training = Some(Training {
-        base_model: config.base.name.clone(),
-        base_sha256: base_sha256.to_string(),
-        dataset: config.dataset_text.clone(),
-        split,
-        seed: config.seed,
-        command: config.command.clone(),
-        validation: Vec::new(),
-    });
-    m
+    Ok(channels)
 }
