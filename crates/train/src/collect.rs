@@ -27,6 +27,9 @@ pub(crate) struct LevelSamples {
     pub cls: Samples,
     pub reg: Samples,
     pub labels: Vec<u32>,
+    /// A positive's box in the base model's raw box parametrisation (cell offset x, y,
+    /// log width, log height in strides): what an own box regression would fit.
+    pub targets: Vec<[f32; 4]>,
 }
 
 impl LevelSamples {
@@ -35,6 +38,7 @@ impl LevelSamples {
             cls: Samples::new(channels),
             reg: Samples::new(channels),
             labels: Vec::new(),
+            targets: Vec::new(),
         }
     }
 
@@ -147,10 +151,12 @@ pub(crate) fn add_image(
     let predicted = assign::predicted_boxes(grid, &raw, row_len);
     let centres = grid.centres();
     let mut mask = vec![0u32; grid.anchors()];
+    let mut assigned: Vec<Option<[f32; 4]>> = vec![None; grid.anchors()];
     for (class, boxes) in labels.per_class.iter().enumerate() {
         for b in boxes {
             for a in assign::positives(&centres, &predicted, b, 2.5) {
                 mask[a] |= 1 << class;
+                assigned[a] = Some(*b);
             }
         }
     }
@@ -162,7 +168,7 @@ pub(crate) fn add_image(
         })
     };
     let mut first = 0;
-    for (l, &(gx, gy, _)) in grid.levels.iter().enumerate() {
+    for (l, &(gx, gy, stride)) in grid.levels.iter().enumerate() {
         let plane = gx * gy;
         let lt = &taps[l];
         let cls = detector.model().read_tap(lt.cls)?;
@@ -197,6 +203,15 @@ pub(crate) fn add_image(
             s.cls.push(&xc, false, weight);
             s.reg.push(&xr, false, weight);
             s.labels.push(mask[a]);
+            s.targets.push(assigned[a].map_or([0.0; 4], |b| {
+                let (cell_x, cell_y) = ((p % gx) as f32, (p / gx) as f32);
+                [
+                    (b[0] + b[2]) * 0.5 / stride - cell_x,
+                    (b[1] + b[3]) * 0.5 / stride - cell_y,
+                    ((b[2] - b[0]).max(1.0) / stride).ln(),
+                    ((b[3] - b[1]).max(1.0) / stride).ln(),
+                ]
+            }));
         }
         first += plane;
     }

@@ -193,6 +193,60 @@ pub fn fit(s: &Samples, config: &FitConfig, what: &str) -> Result<Logistic, Trai
     })
 }
 
+/// Ridge regression of the four box values on the rows `use_row` selects: per output
+/// `(weights, bias)` minimising squared error + `l2 · n · |weights|²`. For the own box
+/// regression experiment (`docs/training.md`, "What was tried").
+pub fn fit_box(
+    s: &Samples,
+    targets: &[[f32; 4]],
+    use_row: impl Fn(usize) -> bool,
+    l2: f64,
+) -> Result<Vec<(Vec<f32>, f32)>, TrainError> {
+    let d = s.dim;
+    let n = d + 1;
+    let mut a = vec![0.0f64; n * n];
+    let mut b = vec![[0.0f64; 4]; n];
+    let mut rows = 0usize;
+    let mut xi = vec![0.0f64; n];
+    for i in (0..s.len()).filter(|&i| use_row(i)) {
+        rows += 1;
+        for (v, &x) in xi.iter_mut().zip(s.row(i)) {
+            *v = f64::from(x);
+        }
+        xi[d] = 1.0;
+        for r in 0..n {
+            for c in 0..=r {
+                a[r * n + c] += xi[r] * xi[c];
+            }
+            for k in 0..4 {
+                b[r][k] += xi[r] * f64::from(targets[i][k]);
+            }
+        }
+    }
+    if rows == 0 {
+        return Err(TrainError::Fit(
+            "box regression: no positive samples".into(),
+        ));
+    }
+    for r in 0..n {
+        for c in 0..r {
+            a[c * n + r] = a[r * n + c];
+        }
+    }
+    for r in 0..d {
+        a[r * n + r] += l2 * rows as f64;
+    }
+    a[d * n + d] += 1e-9 * rows as f64;
+    (0..4)
+        .map(|k| {
+            let rhs: Vec<f64> = b.iter().map(|row| row[k]).collect();
+            let x = solve_spd(&a, &rhs, n)
+                .ok_or_else(|| TrainError::Fit("box regression: singular system".into()))?;
+            Ok((x[..d].iter().map(|&v| v as f32).collect(), x[d] as f32))
+        })
+        .collect()
+}
+
 /// Solves `a x = b` for a symmetric positive definite `a` (`n × n`) by Cholesky.
 fn solve_spd(a: &[f64], b: &[f64], n: usize) -> Option<Vec<f64>> {
     let mut l = vec![0.0f64; n * n];
@@ -283,6 +337,32 @@ mod tests {
             "{fa:?} {fb:?}"
         );
         assert!((fa.bias - fb.bias).abs() < 1e-4, "{fa:?} {fb:?}");
+    }
+
+    #[test]
+    fn box_fit_recovers_a_linear_map() {
+        let mut s = Samples::new(2);
+        let mut targets = Vec::new();
+        let mut state = 3;
+        for _ in 0..500 {
+            let x = [next(&mut state), next(&mut state)];
+            s.push(&x, true, 1.0);
+            targets.push([x[0] + 1.0, 2.0 * x[1], -x[0], 0.5]);
+        }
+        let fits = fit_box(&s, &targets, |_| true, 0.0).unwrap();
+        let close = |a: f32, b: f32| (a - b).abs() < 1e-3;
+        assert!(
+            close(fits[0].0[0], 1.0) && close(fits[0].1, 1.0),
+            "{fits:?}"
+        );
+        assert!(
+            close(fits[1].0[1], 2.0) && close(fits[2].0[0], -1.0),
+            "{fits:?}"
+        );
+        assert!(
+            close(fits[3].1, 0.5) && close(fits[3].0[0], 0.0),
+            "{fits:?}"
+        );
     }
 
     #[test]

@@ -86,96 +86,22 @@ const BACKGROUND_PER_LEVEL: f64 = 40_000.0;
 pub fn train(config: &TrainConfig, progress: &mut dyn FnMut(&str)) -> Result<Summary, TrainError> {
     let names: Vec<Class> = check_classes(config)?;
     let (model_path, manifest_path) = out_paths(&config.out)?;
-    let dataset = Dataset::load(&config.dataset, &ClassMap::default())?;
-    if !dataset.skipped.is_empty() {
-        return Err(TrainError::MissingImages {
-            dataset: config.dataset_text.clone(),
-            count: dataset.skipped.len(),
-            list: dataset
-                .skipped
-                .iter()
-                .map(|s| format!("{} ({})", s.path.display(), s.reason))
-                .collect::<Vec<_>>()
-                .join(", "),
-        });
-    }
-    let split = SplitRule {
-        validation_percent: config.validation_percent,
-        seed: config.seed,
-    };
-    check_boxes(config, &dataset, &split)?;
-
-    let detector_config = DetectorConfig {
-        manifest: config.base.clone(),
-        model_path: config.base_model.clone(),
-        device: config.device,
-        head_features: true,
-        ..Default::default()
-    };
-    let mut detector = Detector::new(detector_config)?;
-    let base_path = detector.model_path().to_path_buf();
-    let bytes = std::fs::read(&base_path).map_err(|e| TrainError::Model {
-        path: base_path.clone(),
-        reason: e.to_string(),
-    })?;
-    let base_sha256 =
-        sightline_detect::manifest::file_sha256(&base_path).map_err(|e| TrainError::Model {
-            path: base_path.clone(),
-            reason: e.to_string(),
-        })?;
-    let model = head::decode(&bytes, &base_path)?;
-    let head = Head::find(&model)?;
-    let grid = grid_of(&config.base, &head)?;
-    if head.classes != config.base.output.num_classes {
-        return Err(TrainError::HeadShape(format!(
-            "{} class channels, the manifest says {}",
-            head.classes, config.base.output.num_classes
-        )));
-    }
-    let taps = collect::level_taps(&detector, &head)?;
-
-    // Samples from the training split only.
+    let mut p = prepare(config, progress)?;
     let clock = Instant::now();
-    let train_idx: Vec<usize> = (0..dataset.frames.len())
-        .filter(|&i| !split.is_validation(&dataset.frames[i].id))
-        .collect();
-    let val_idx: Vec<usize> = (0..dataset.frames.len())
-        .filter(|&i| split.is_validation(&dataset.frames[i].id))
-        .collect();
-    progress(&format!(
-        "{} training images, {} held out for validation ({}% by file-name hash, seed {})",
-        train_idx.len(),
-        val_idx.len(),
-        split.validation_percent,
-        split.seed
-    ));
-    let rates: Vec<f64> = grid
-        .levels
-        .iter()
-        .map(|&(gx, gy, _)| {
-            (BACKGROUND_PER_LEVEL / (gx * gy * train_idx.len().max(1)) as f64).min(1.0)
-        })
-        .collect();
-    let mut levels = collect::empty_levels(&taps);
-    for (n, &i) in train_idx.iter().enumerate() {
-        let frame = &dataset.frames[i];
-        let rgb = collect::load_image(&dataset.images[i])?;
-        let labels = labels_in_input(config, frame, &rgb, &config.base);
-        collect::add_image(
-            &mut detector,
-            &rgb,
-            &labels,
-            &grid,
-            &taps,
-            &rates,
-            |l| collect::Rng::new(config.seed, &frame.id, l),
-            &mut levels,
-        )?;
-        if (n + 1) % 25 == 0 || n + 1 == train_idx.len() {
-            progress(&format!("features: {}/{} images", n + 1, train_idx.len()));
-        }
-    }
+    let levels = collect_samples(&mut p, config, progress)?;
     let collect_seconds = clock.elapsed().as_secs_f64();
+    let Prepared {
+        dataset,
+        split,
+        detector,
+        model,
+        head,
+        val_idx,
+        train_idx,
+        base_sha256,
+        ..
+    } = p;
+    // The device memory goes back before validation loads the written model.
     drop(detector);
 
     // One objectness and one class channel per level and new class.
@@ -342,3 +268,138 @@ fn fit_levels(
     }
     Ok(channels)
 }
+
+/// What every phase after the input checks works on.
+pub(crate) struct Prepared {
+    pub dataset: Dataset,
+    pub split: SplitRule,
+    /// The base model, keeping its head features readable.
+    pub detector: Detector,
+    pub model: sightline_engine::proto::ModelProto,
+    pub head: Head,
+    pub grid: Grid,
+    pub taps: Vec<collect::LevelTaps>,
+    pub train_idx: Vec<usize>,
+    pub val_idx: Vec<usize>,
+    pub base_sha256: String,
+}
+
+/// Reads and checks the data set, loads the base model and finds its head.
+pub(crate) fn prepare(
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Prepared, TrainError> {
+    let dataset = Dataset::load(&config.dataset, &ClassMap::default())?;
+    if !dataset.skipped.is_empty() {
+        return Err(TrainError::MissingImages {
+            dataset: config.dataset_text.clone(),
+            count: dataset.skipped.len(),
+            list: dataset
+                .skipped
+                .iter()
+                .map(|s| format!("{} ({})", s.path.display(), s.reason))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    let split = SplitRule {
+        validation_percent: config.validation_percent,
+        seed: config.seed,
+    };
+    check_boxes(config, &dataset, &split)?;
+
+    let detector_config = DetectorConfig {
+        manifest: config.base.clone(),
+        model_path: config.base_model.clone(),
+        device: config.device,
+        head_features: true,
+        ..Default::default()
+    };
+    let detector = Detector::new(detector_config)?;
+    let base_path = detector.model_path().to_path_buf();
+    let bytes = std::fs::read(&base_path).map_err(|e| TrainError::Model {
+        path: base_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let base_sha256 =
+        sightline_detect::manifest::file_sha256(&base_path).map_err(|e| TrainError::Model {
+            path: base_path.clone(),
+            reason: e.to_string(),
+        })?;
+    let model = head::decode(&bytes, &base_path)?;
+    let head = Head::find(&model)?;
+    let grid = grid_of(&config.base, &head)?;
+    if head.classes != config.base.output.num_classes {
+        return Err(TrainError::HeadShape(format!(
+            "{} class channels, the manifest says {}",
+            head.classes, config.base.output.num_classes
+        )));
+    }
+    let taps = collect::level_taps(&detector, &head)?;
+
+    let train_idx: Vec<usize> = (0..dataset.frames.len())
+        .filter(|&i| !split.is_validation(&dataset.frames[i].id))
+        .collect();
+    let val_idx: Vec<usize> = (0..dataset.frames.len())
+        .filter(|&i| split.is_validation(&dataset.frames[i].id))
+        .collect();
+    progress(&format!(
+        "{} training images, {} held out for validation ({}% by file-name hash, seed {})",
+        train_idx.len(),
+        val_idx.len(),
+        split.validation_percent,
+        split.seed
+    ));
+    Ok(Prepared {
+        dataset,
+        split,
+        detector,
+        model,
+        head,
+        grid,
+        taps,
+        train_idx,
+        val_idx,
+        base_sha256,
+    })
+}
+
+/// Runs the base model on the training split and gathers each level's samples.
+pub(crate) fn collect_samples(
+    p: &mut Prepared,
+    config: &TrainConfig,
+    progress: &mut dyn FnMut(&str),
+) -> Result<Vec<collect::LevelSamples>, TrainError> {
+    let (dataset, grid, train_idx) = (&p.dataset, &p.grid, &p.train_idx);
+    let rates: Vec<f64> = grid
+        .levels
+        .iter()
+        .map(|&(gx, gy, _)| {
+            (BACKGROUND_PER_LEVEL / (gx * gy * train_idx.len().max(1)) as f64).min(1.0)
+        })
+        .collect();
+    let mut levels = collect::empty_levels(&p.taps);
+    for (n, &i) in train_idx.iter().enumerate() {
+        let frame = &dataset.frames[i];
+        let rgb = collect::load_image(&dataset.images[i])?;
+        let labels = labels_in_input(config, frame, &rgb, &config.base);
+        collect::add_image(
+            &mut p.detector,
+            &rgb,
+            &labels,
+            grid,
+            &p.taps,
+            &rates,
+            |l| collect::Rng::new(config.seed, &frame.id, l),
+            &mut levels,
+        )?;
+        if (n + 1) % 25 == 0 || n + 1 == train_idx.len() {
+            progress(&format!("features: {}/{} images", n + 1, train_idx.len()));
+        }
+    }
+    Ok(levels)
+}
+
+#[cfg(test)]
+#[path = "experiment_tests.rs"]
+mod experiment_tests;
