@@ -28,6 +28,10 @@ pub struct ClassNameError {
 /// Classes registered beyond the built-in three, in registration order.
 static REGISTERED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
 
+/// Most classes one process registers: each name is leaked once, so a stream of
+/// hostile manifests (a fuzzer, say) must not grow the list without bound.
+pub const MAX_REGISTERED: usize = 256;
+
 #[allow(non_upper_case_globals)]
 impl Class {
     // Named like the enum variants they replace, so `Class::Pedestrian` reads (and
@@ -82,14 +86,7 @@ impl Class {
             return Ok(c);
         }
         let mut registered = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-        let i = match registered.iter().position(|&n| n == name) {
-            Some(i) => i,
-            None => {
-                // Leaked once per distinct name: a process knows a handful of classes.
-                registered.push(Box::leak(name.to_string().into_boxed_str()));
-                registered.len() - 1
-            }
-        };
+        let i = place(&mut registered, name, MAX_REGISTERED)?;
         Ok(Class {
             rank: (Class::ALL.len() + i) as u32,
             name: registered[i],
@@ -104,6 +101,26 @@ impl Class {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// `name`'s index in `registered`, appending it (leaked once: a process knows a
+/// handful of classes) unless `max` are there already.
+fn place(
+    registered: &mut Vec<&'static str>,
+    name: &str,
+    max: usize,
+) -> Result<usize, ClassNameError> {
+    if let Some(i) = registered.iter().position(|&n| n == name) {
+        return Ok(i);
+    }
+    if registered.len() >= max {
+        return Err(ClassNameError {
+            name: name.to_string(),
+            reason: "too many classes in one process (at most 256 besides the built-in three)",
+        });
+    }
+    registered.push(Box::leak(name.to_string().into_boxed_str()));
+    Ok(registered.len() - 1)
 }
 
 fn check_name(name: &str) -> Result<(), ClassNameError> {
@@ -169,6 +186,17 @@ mod tests {
         assert!(a > Class::StopSign);
         assert_eq!(Class::from_name("test_cone"), Some(a));
         assert_eq!(a.as_str(), "test_cone");
+    }
+
+    #[test]
+    fn the_list_stops_growing_at_its_limit() {
+        let mut list = Vec::new();
+        assert_eq!(place(&mut list, "a", 2), Ok(0));
+        assert_eq!(place(&mut list, "b", 2), Ok(1));
+        assert_eq!(place(&mut list, "a", 2), Ok(0));
+        let err = place(&mut list, "c", 2).unwrap_err();
+        assert!(err.to_string().contains("too many classes"), "{err}");
+        assert_eq!(list, ["a", "b"]);
     }
 
     #[test]
