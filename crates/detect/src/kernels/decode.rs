@@ -211,6 +211,32 @@ mod tests {
     use rand::Rng;
 
     #[test]
+    fn a_class_with_its_own_objectness_ignores_the_shared_one() {
+        // One anchor: box zeros, shared objectness 1.0, class 0 at 0.9, then the trained
+        // class's own objectness 0.5 (channel 1) and score 0.8 (channel 2).
+        let p = DecodeParams {
+            levels: vec![(1, 1, 8)],
+            row_len: 8,
+            classes: vec![
+                DecodeClass {
+                    id: 0,
+                    objectness: None,
+                    threshold: 0.0,
+                },
+                DecodeClass {
+                    id: 2,
+                    objectness: Some(1),
+                    threshold: 0.0,
+                },
+            ],
+            scale: 1.0,
+            offset: [0.0, 0.0],
+        };
+        let out = reference(&p, &[0.0, 0.0, 0.0, 0.0, 1.0, 0.9, 0.5, 0.8]);
+        assert_eq!(out[4..], [0.9, 0.5 * 0.8]);
+    }
+
+    #[test]
     fn matches_reference() {
         let gpu = sightline_engine::DeviceChoice::test_default()
             .open()
