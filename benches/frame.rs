@@ -89,8 +89,9 @@ fn frame(c: &mut Criterion) {
         b.iter(|| {
             let dets = detector.detect(&view).expect("detect");
             for d in &dets {
-                let kind = sightline_perception::target_kind(d.class);
-                let _ = localizer.localize(kind, d.bbox.map(f64::from));
+                if let Some(kind) = sightline_perception::target_kind(d.class) {
+                    let _ = localizer.localize(kind, d.bbox.map(f64::from));
+                }
             }
             dets.len()
         })

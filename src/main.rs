@@ -29,6 +29,8 @@ enum Command {
     Replay(cmd::replay::Args),
     /// Measure latency stage by stage, throughput and the peak sustainable frame rate.
     Bench(cmd::bench::Args),
+    /// Teach the detector new classes from labelled photos (docs/training.md).
+    TrainHead(cmd::train_head::Args),
     /// Run as a ROS 2 node (built with --features ros; see docs/ros.md).
     Node(cmd::node::Args),
 }
@@ -49,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Bag(command) => cmd::bag::run(command),
         Command::Replay(args) => cmd::replay::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::TrainHead(args) => cmd::train_head::run(args),
         Command::Node(args) => cmd::node::run(args),
     };
     match result {

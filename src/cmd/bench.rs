@@ -81,7 +81,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.ros {
         return run_ros(&args, frames);
     }
-    let camera = args.camera.camera("/bench/cam0", false, None)?;
+    let camera = args
+        .camera
+        .camera(&args.detector, "/bench/cam0", false, None)?;
     let mut pipeline = setup::pipeline(&args.detector, vec![camera.clone()])?;
     let (device, model, startup) = {
         let d = pipeline.detector();

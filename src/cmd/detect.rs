@@ -29,7 +29,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let files = setup::collect_images(&args.paths)?;
     let camera = args
         .camera
-        .camera("images", args.annotate.is_some(), None)?;
+        .camera(&args.detector, "images", args.annotate.is_some(), None)?;
     let mut jsonl = setup::open_output(args.jsonl.as_deref())?;
     setup::annotate_dir(args.annotate.as_deref())?;
     let mut pipeline = setup::pipeline(&args.detector, vec![camera])?;

@@ -58,9 +58,14 @@ struct RunArgs {
     /// Score at which precision, recall, F1 and range error are taken.
     #[arg(long, default_value_t = 0.3)]
     operating_threshold: f64,
-    /// Dataset label → class map (YAML); default: the shipped map.
+    /// Dataset label → class map (YAML); default: the shipped map. The labels a trained
+    /// model's manifest names for its new classes are added.
     #[arg(long)]
     class_map: Option<PathBuf>,
+    /// Score only one side of a trained model's split (its manifest's `training.split`):
+    /// `validation` (the photos the fit never saw) or `training`.
+    #[arg(long, value_name = "validation|training")]
+    split: Option<String>,
     /// Directory for report.json, report.md and plots.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -111,12 +116,26 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
     if shard.is_none() && a.report.is_none() {
         bail!("--report DIR is required (or --shard K/N --out FILE)");
     }
-    let map = match &a.class_map {
+    let mut map = match &a.class_map {
         Some(p) => ClassMap::load(p)?,
         None => ClassMap::default(),
     };
-    let dataset = Dataset::load(&spec, &map)
+    // The model's manifest registers its classes and names their data set labels.
+    let manifest = a.detector.manifest()?;
+    for c in &manifest.classes {
+        for label in &c.labels {
+            map.add_label(label, c.name);
+        }
+        // Its own name too: `sightline label` exports of the model read back.
+        if !c.name.is_builtin() {
+            map.add_label(c.name.as_str(), c.name);
+        }
+    }
+    let mut dataset = Dataset::load(&spec, &map)
         .with_context(|| format!("reading dataset {}", spec.path.display()))?;
+    if let Some(side) = &a.split {
+        select_split(&mut dataset, &manifest, side)?;
+    }
     for s in &dataset.skipped {
         eprintln!("skipped {}: {}", s.path.display(), s.reason);
     }
@@ -197,6 +216,42 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
              in the report); pass --skip-bad to accept that"
         );
     }
+    Ok(())
+}
+
+/// Keeps the frames of one side of the manifest's training split.
+fn select_split(
+    dataset: &mut Dataset,
+    manifest: &sightline_detect::Manifest,
+    side: &str,
+) -> anyhow::Result<()> {
+    let want_validation = match side {
+        "validation" => true,
+        "training" => false,
+        other => bail!("--split {other:?}: expected validation or training"),
+    };
+    let Some(training) = &manifest.training else {
+        bail!(
+            "--split {side}: the manifest of {} has no training split (only models written by train-head do)",
+            manifest.name
+        );
+    };
+    let rule = training.split;
+    let keep: Vec<bool> = dataset
+        .frames
+        .iter()
+        .map(|f| rule.is_validation(&f.id) == want_validation)
+        .collect();
+    let mut k = keep.iter();
+    dataset.frames.retain(|_| *k.next().unwrap_or(&false));
+    let mut k = keep.iter();
+    dataset.images.retain(|_| *k.next().unwrap_or(&false));
+    eprintln!(
+        "--split {side}: {} images ({}% validation by file-name hash, seed {})",
+        dataset.frames.len(),
+        rule.validation_percent,
+        rule.seed
+    );
     Ok(())
 }
 

@@ -26,7 +26,7 @@ pub fn detect(
         return Ok((dets, unreadable)); // an empty shard
     }
     // AP wants every detection: 0.001 unless the flags say otherwise.
-    let camera = camera.camera("dataset", false, Some(0.001))?;
+    let camera = camera.camera(detector, "dataset", false, Some(0.001))?;
     let per_frame = camera.localizer.is_none();
     let mut pipeline = setup::pipeline(detector, vec![camera])?;
     for path in images {

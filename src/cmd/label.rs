@@ -184,7 +184,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     prepare_out(&args.out)?;
-    let camera = args.camera.camera("label", false, None)?;
+    let camera = args.camera.camera(&args.detector, "label", false, None)?;
     let thresholds = camera.thresholds.clone();
     let tiling_off = camera.tiling == Tiling::Off;
     let pipeline =

@@ -13,3 +13,4 @@ pub mod node;
 pub mod replay;
 pub mod replay_out;
 pub mod setup;
+pub mod train_head;

@@ -109,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|t| {
             args.camera
-                .camera(namespace(t), args.annotate.is_some(), None)
+                .camera(&args.detector, namespace(t), args.annotate.is_some(), None)
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let jsonl = setup::open_output(args.jsonl.as_deref())?;

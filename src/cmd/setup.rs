@@ -2,12 +2,20 @@
 //! their validation into a `sightline_perception` set-up (raw flags → checked config).
 
 use anyhow::Context;
-use sightline_detect::{Detector, DetectorConfig, DeviceChoice};
+use sightline_detect::{Detector, DetectorConfig, DeviceChoice, Manifest};
 use sightline_perception::{
     check_base_frame, Camera, Frame, Payload, Pipeline, Thresholds, Tiling,
 };
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+impl DetectorArgs {
+    /// The manifest of the chosen model (its classes registered as it is read).
+    pub fn manifest(&self) -> anyhow::Result<Manifest> {
+        let manifest = Manifest::for_model(self.model.as_deref(), self.manifest.as_deref())?;
+        Ok(manifest)
+    }
+}
 
 /// Model and device flags.
 #[derive(clap::Args, Debug, Clone)]
@@ -15,6 +23,10 @@ pub struct DetectorArgs {
     /// ONNX weights (default: $SIGHTLINE_MODELS/yolox_nano.onnx, then ../shared/models/).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// The model's manifest (default: NAME.yaml beside --model NAME.onnx when there is
+    /// one, else the shipped yolox_nano manifest).
+    #[arg(long)]
+    pub manifest: Option<PathBuf>,
     /// Compute device: auto (best GPU found), cuda, vulkan, or cpu (software Vulkan).
     #[arg(long, default_value = "auto")]
     pub device: String,
@@ -46,13 +58,16 @@ pub struct CameraArgs {
 
 impl CameraArgs {
     /// The camera `name`, with `default_score` for every class unless
-    /// --score-threshold is given (`None`: the manifest's).
+    /// --score-threshold is given (`None`: the manifest's). `model`'s manifest is read
+    /// first, so that --threshold can name the classes it adds.
     pub fn camera(
         &self,
+        model: &DetectorArgs,
         name: &str,
         draw: bool,
         default_score: Option<f32>,
     ) -> anyhow::Result<Camera> {
+        model.manifest()?;
         let mut camera = Camera::new(name);
         if let Some(path) = &self.calibration {
             camera = camera.calibrated(path)?;
@@ -81,15 +96,20 @@ pub fn pipeline(args: &DetectorArgs, cameras: Vec<Camera>) -> anyhow::Result<Pip
 /// `Detector::embedding` (`label --select`).
 pub fn pipeline_with_embedding(
     args: &DetectorArgs,
-    cameras: Vec<Camera>,
+    mut cameras: Vec<Camera>,
     embedding: bool,
 ) -> anyhow::Result<Pipeline<Detector>> {
     let device: DeviceChoice = args.device.parse()?;
+    let manifest = args.manifest()?;
+    for camera in &mut cameras {
+        camera.thresholds.complete(&manifest);
+    }
     let lowest = cameras
         .iter()
         .map(|c| c.thresholds.min())
         .fold(1.0, f32::min);
     let config = DetectorConfig {
+        manifest,
         model_path: args.model.clone(),
         device,
         score_threshold: Some(lowest),

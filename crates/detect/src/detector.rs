@@ -26,6 +26,9 @@ pub struct DetectorConfig {
     /// Keep the backbone features readable for [`Detector::embedding`] (costs one
     /// unshared device buffer).
     pub embedding: bool,
+    /// Keep the head's final-convolution inputs readable ([`Tap::FinalConvInputs`]:
+    /// what `sightline train-head` fits new output channels on).
+    pub head_features: bool,
 }
 
 impl Default for DetectorConfig {
@@ -37,6 +40,7 @@ impl Default for DetectorConfig {
             score_threshold: None,
             nms_iou: None,
             embedding: false,
+            head_features: false,
         }
     }
 }
@@ -53,7 +57,8 @@ pub struct StageTimes {
 pub struct Detector {
     model: Model,
     manifest: Manifest,
-    classes: Vec<(Class, u32, f32)>,
+    /// The reported classes, in the decode output's order.
+    classes: Vec<Class>,
     nms_iou: f32,
     /// One decode output per image of the largest batch so far.
     decoded: Vec<Handle>,
@@ -79,12 +84,14 @@ impl Detector {
         let gpu = config.device.open()?;
         let input = &manifest.input;
         let expected_in = [1, 3, input.height as usize, input.width as usize];
-        let taps: &[Tap] = if config.embedding {
-            &[Tap::HeadRoots]
-        } else {
-            &[]
-        };
-        let model = Model::load_for_input_with_taps(&model_path, &gpu, &expected_in, taps)
+        let mut taps = Vec::new();
+        if config.embedding {
+            taps.push(Tap::HeadRoots);
+        }
+        if config.head_features {
+            taps.push(Tap::FinalConvInputs);
+        }
+        let model = Model::load_for_input_with_taps(&model_path, &gpu, &expected_in, &taps)
             .map_err(|e| match e {
                 EngineError::InputShape { path, model, .. } => DetectError::ModelMismatch(format!(
                     "{} takes input {model:?}, the manifest says {expected_in:?}",
@@ -107,21 +114,19 @@ impl Detector {
                 model.output_shape()
             )));
         }
-        let classes: Vec<(Class, u32, f32)> = manifest
-            .classes
-            .iter()
-            .map(|c| {
-                (
-                    c.name,
-                    c.id as u32,
-                    config.score_threshold.unwrap_or(c.score_threshold),
-                )
-            })
-            .collect();
+        let classes: Vec<Class> = manifest.classes.iter().map(|c| c.name).collect();
         let decode_template = decode::DecodeParams {
             levels,
             row_len: row_len as u32,
-            classes: classes.iter().map(|&(_, id, thr)| (id, thr)).collect(),
+            classes: manifest
+                .classes
+                .iter()
+                .map(|c| decode::DecodeClass {
+                    id: c.id as u32,
+                    objectness: c.objectness.map(|o| o as u32),
+                    threshold: config.score_threshold.unwrap_or(c.score_threshold),
+                })
+                .collect(),
             scale: 1.0,
             offset: [0.0, 0.0],
         };
@@ -342,6 +347,14 @@ impl Detector {
         Ok(sightline_engine::channel_means(&values, &shape))
     }
 
+    /// Pre-processes and runs the model on the whole image, returning the raw output;
+    /// the taps then hold this image's values ([`Model::read_tap`]).
+    pub fn run_output(&mut self, image: &ImageView) -> Result<Vec<f32>, DetectError> {
+        self.upload_and_letterbox(image);
+        self.model.run();
+        Ok(self.model.read_output()?)
+    }
+
     /// Pre-processes and runs the model, returning the input tensor and the raw output
     /// (for comparison with other runtimes).
     pub fn run_raw(&mut self, image: &ImageView) -> Result<(Vec<f32>, Vec<f32>), DetectError> {
@@ -394,7 +407,7 @@ impl Detector {
         let row = params.out_row_len();
         let mut candidates = Vec::new();
         for anchor in values[..params.output_len()].chunks_exact(row) {
-            for (k, &(class, _, _)) in self.classes.iter().enumerate() {
+            for (k, &class) in self.classes.iter().enumerate() {
                 let score = anchor[4 + k];
                 if score > 0.0 {
                     candidates.push(Detection {
@@ -430,11 +443,12 @@ pub(crate) fn upload(client: &Client, image: &ImageView) -> (Handle, usize) {
     (client.create_from_slice(u32::as_bytes(&words)), words.len())
 }
 
-/// The tap with the smallest plane (the deepest level), if the model keeps any.
+/// The head-root tap with the smallest plane (the deepest level), if the model keeps any.
 fn deepest_tap(model: &Model) -> Option<usize> {
     model
         .taps()
         .enumerate()
+        .filter(|(_, t)| t.tap == Tap::HeadRoots)
         .min_by_key(|(_, t)| t.shape.iter().skip(2).product::<usize>())
         .map(|(i, _)| i)
 }

@@ -1,14 +1,16 @@
 //! Model manifests (`models/*.yaml`): which weights file, how to feed it, how to read
-//! its output, and how its classes map to Sightline's.
+//! its output, and how its classes map to Sightline's. A manifest names its classes;
+//! names beyond the shipped three (a trained head's) are registered as classes when it
+//! is read, and such a class may score with an objectness channel of its own.
 
 use crate::{Class, DetectError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The manifest of the default model, compiled in so the binary works from any directory.
 pub const DEFAULT_MANIFEST: &str = include_str!("../../../models/yolox_nano.yaml");
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub name: String,
@@ -25,9 +27,65 @@ pub struct Manifest {
     pub nms_iou: f32,
     /// Most detections kept per class and frame.
     pub max_detections: usize,
+    /// How a trained head was made (`sightline train-head`); absent for shipped models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<Training>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+/// Provenance of a model written by `sightline train-head`: enough to redo the fit and
+/// to score on the same validation split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Training {
+    /// The base model's manifest name and weights digest.
+    pub base_model: String,
+    pub base_sha256: String,
+    /// The data set as given (`voc:DIR`, ...).
+    pub dataset: String,
+    /// Which images were held out (file stem hash; `sightline eval --split`).
+    pub split: SplitRule,
+    pub seed: u64,
+    /// The command line that wrote the model.
+    pub command: String,
+    /// What the fit measured on the validation split, per new class.
+    #[serde(default)]
+    pub validation: Vec<ValidationResult>,
+}
+
+/// The held-out part: an image is in validation when
+/// `fnv1a64(seed as 8 little-endian bytes ++ file stem) % 100 < percent`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRule {
+    pub validation_percent: u32,
+    pub seed: u64,
+}
+
+impl SplitRule {
+    /// Whether the image with this file stem is held out for validation.
+    pub fn is_validation(&self, stem: &str) -> bool {
+        // FNV-1a: stable across platforms and Rust versions (std's hasher is not).
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in self.seed.to_le_bytes().iter().chain(stem.as_bytes()) {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        h % 100 < u64::from(self.validation_percent)
+    }
+}
+
+/// One new class's numbers on the validation split, as the fit measured them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationResult {
+    pub class: Class,
+    pub images: usize,
+    pub boxes: usize,
+    /// The score threshold with the best F1, written as the class's `score_threshold`.
+    pub f1: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     pub width: u32,
@@ -37,27 +95,35 @@ pub struct InputSpec {
     pub letterbox_pad: f32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelOrder {
     Rgb,
     Bgr,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     pub strides: Vec<u32>,
     pub num_classes: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClassSpec {
     /// Index of the class in the model's output.
     pub id: usize,
     pub name: Class,
     pub score_threshold: f32,
+    /// Channel of the class's own objectness (a trained head's class); absent: the
+    /// model's shared objectness. Counted like `id`, after the shared objectness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objectness: Option<usize>,
+    /// Data set labels of this class (what `sightline eval` maps to it), for classes
+    /// the shipped class map does not know.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<String>,
 }
 
 impl Manifest {
@@ -68,6 +134,33 @@ impl Manifest {
         })?;
         manifest.validate(origin)?;
         Ok(manifest)
+    }
+
+    /// Reads a manifest file.
+    pub fn load(path: &Path) -> Result<Manifest, DetectError> {
+        let text = std::fs::read_to_string(path).map_err(|e| DetectError::Manifest {
+            origin: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        Manifest::parse(&text, &path.display().to_string())
+    }
+
+    /// The manifest that goes with `model`: `explicit` if given, else `NAME.yaml` beside
+    /// `NAME.onnx` when there is one, else the default model's.
+    pub fn for_model(
+        model: Option<&Path>,
+        explicit: Option<&Path>,
+    ) -> Result<Manifest, DetectError> {
+        if let Some(path) = explicit {
+            return Manifest::load(path);
+        }
+        if let Some(beside) = model
+            .map(|m| m.with_extension("yaml"))
+            .filter(|p| p.is_file())
+        {
+            return Manifest::load(&beside);
+        }
+        Ok(Manifest::default_model())
     }
 
     pub fn default_model() -> Manifest {
@@ -132,6 +225,29 @@ impl Manifest {
                 "class id {} >= num_classes {}",
                 c.id, self.output.num_classes
             ));
+        }
+        if let Some((c, o)) = self.classes.iter().find_map(|c| {
+            c.objectness
+                .filter(|&o| o >= self.output.num_classes)
+                .map(|o| (c, o))
+        }) {
+            return bad(format!(
+                "class {}: objectness channel {o} >= num_classes {}",
+                c.name, self.output.num_classes
+            ));
+        }
+        for (i, c) in self.classes.iter().enumerate() {
+            if self.classes[..i].iter().any(|d| d.name == c.name) {
+                return bad(format!("class {} is listed twice", c.name));
+            }
+            if let Some(o) = c.objectness {
+                if o == c.id || self.classes.iter().any(|d| d.id == o) {
+                    return bad(format!(
+                        "class {}: objectness channel {o} is also a class score channel",
+                        c.name
+                    ));
+                }
+            }
         }
         if self.classes.is_empty() {
             return bad("no classes".into());
@@ -226,9 +342,20 @@ mod tests {
             err.contains("test.yaml") && err.contains("class id 9"),
             "{err}"
         );
-        let text = DEFAULT_MANIFEST.replace("name: pedestrian", "name: cyclist");
+        // Any well-formed name is a class now (a trained head's); a malformed one or a
+        // repeated one is not.
+        let text = DEFAULT_MANIFEST.replace("name: pedestrian", "name: Cyclist!");
         let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
-        assert!(err.contains("cyclist"), "{err}");
+        assert!(err.contains("Cyclist!"), "{err}");
+        let text = DEFAULT_MANIFEST.replace("name: pedestrian", "name: stop_sign");
+        let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
+        assert!(err.contains("stop_sign is listed twice"), "{err}");
+        let text = DEFAULT_MANIFEST.replace(
+            "name: stop_sign, score_threshold: 0.3 }",
+            "name: stop_sign, score_threshold: 0.3, objectness: 9 }",
+        );
+        let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();
+        assert!(err.contains("objectness channel 9"), "{err}");
         // Regressions (issue 13): both were accepted and then ignored.
         let text = DEFAULT_MANIFEST.replace("strides: [8, 16, 32]", "strides: [8, 8, 8, 8, 8]");
         let err = Manifest::parse(&text, "test.yaml").unwrap_err().to_string();

@@ -46,7 +46,9 @@ pub use taps::{channel_means, Tap, TapInfo};
 /// cubecl version.
 pub use cubecl;
 
-pub(crate) mod proto {
+/// The ONNX protobuf types (prost, from the vendored `onnx.proto`), for tools that read
+/// or write models beside the engine (`sightline-train` appends output channels).
+pub mod proto {
     #![allow(clippy::all, clippy::pedantic, missing_docs)]
     include!(concat!(env!("OUT_DIR"), "/onnx.rs"));
 }

@@ -22,7 +22,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     sightline_eval::write_report(&PathBuf::from(dir), &report, &curves)?;
     print!("{}", sightline_eval::markdown_table(&report));
-    for class in sightline_eval::Class::ALL {
+    for class in sightline_eval::Class::known() {
         if let Some(ap) = sightline_eval::metrics::greedy::ap50(&frames, class) {
             println!("greedy AP50 {class}: {ap:.6}");
         }

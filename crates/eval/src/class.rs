@@ -48,7 +48,7 @@ impl ClassMap {
                 EvalError::field(
                     path,
                     field,
-                    format!("unknown class {name:?} (pedestrian, traffic_light, stop_sign)"),
+                    format!("unknown class {name:?} ({})", Class::known_names()),
                 )
             })
         };
@@ -68,6 +68,12 @@ impl ClassMap {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| EvalError::io(path, e))?;
         Self::from_yaml(&text, path)
+    }
+
+    /// Maps `label` to `class` too (a trained model's manifest names the data set
+    /// labels of its new classes). An existing mapping of the label is replaced.
+    pub fn add_label(&mut self, label: &str, class: Class) {
+        self.labels.insert(label.to_string(), class);
     }
 
     /// The class of a label string: exact match first, then case-insensitive.
@@ -105,6 +111,16 @@ mod tests {
         assert_eq!(m.coco_id(9), Some(Class::TrafficLight));
         assert_eq!(m.coco_id(11), Some(Class::StopSign));
         assert_eq!(m.coco_id(2), None);
+    }
+
+    #[test]
+    fn added_labels_map_to_registered_classes() {
+        let mut m = ClassMap::default();
+        assert_eq!(m.label("speedlimit"), None);
+        let c = Class::register("speed_limit").unwrap();
+        m.add_label("speedlimit", c);
+        assert_eq!(m.label("SpeedLimit"), Some(c));
+        assert_eq!(m.label("stop"), Some(Class::StopSign));
     }
 
     #[test]

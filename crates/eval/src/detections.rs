@@ -50,10 +50,12 @@ pub fn parse(text: &str, path: &Path) -> Result<BTreeMap<String, Vec<Detection>>
         }
         let bad = |msg: String| EvalError::line(path, i + 1, msg);
         let raw: Raw = serde_json::from_str(line).map_err(|e| bad(e.to_string()))?;
+        // A trained model's classes are known once its manifest is read (`--manifest`).
         let class = Class::from_name(&raw.class).ok_or_else(|| {
             bad(format!(
-                "unknown class {:?} (pedestrian, traffic_light, stop_sign)",
-                raw.class
+                "unknown class {:?} (known: {}; a trained model's classes need its --manifest)",
+                raw.class,
+                Class::known_names()
             ))
         })?;
         if !raw.score.is_finite() {

@@ -51,6 +51,19 @@ fn color(c: Class) -> RGBColor {
         Class::Pedestrian => RGBColor(31, 119, 180),
         Class::TrafficLight => RGBColor(255, 127, 14),
         Class::StopSign => RGBColor(214, 39, 40),
+        // A trained head's classes: the next colours of the same (matplotlib) cycle, so
+        // two new classes in one plot stay apart.
+        other => {
+            const MORE: [RGBColor; 5] = [
+                RGBColor(44, 160, 44),
+                RGBColor(148, 103, 189),
+                RGBColor(140, 86, 75),
+                RGBColor(227, 119, 194),
+                RGBColor(23, 190, 207),
+            ];
+            let k = Class::known().iter().position(|c| *c == other).unwrap_or(0);
+            MORE[k.saturating_sub(Class::ALL.len()) % MORE.len()]
+        }
     }
 }
 

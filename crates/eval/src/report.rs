@@ -97,7 +97,7 @@ pub fn evaluate(
     let mut curves = Curves::default();
     let mut range_error = BTreeMap::new();
     let mut states = Vec::new();
-    for class in Class::ALL {
+    for class in Class::known() {
         let evals: Vec<_> = frames
             .iter()
             .filter_map(|f| coco::evaluate_image(&f.gt, &f.dets, class, &p))

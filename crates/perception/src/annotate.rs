@@ -28,6 +28,8 @@ pub fn colour(class: Class) -> Rgb<u8> {
         Class::Pedestrian => Rgb([255, 64, 64]),
         Class::TrafficLight => Rgb([255, 200, 0]),
         Class::StopSign => Rgb([64, 160, 255]),
+        // A class a trained head added: one colour the built-in three do not use.
+        _ => Rgb([200, 80, 255]),
     }
 }
 

@@ -21,19 +21,22 @@ pub enum CameraError {
 
 /// The score a detection needs, per class.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Thresholds(BTreeMap<Class, f32>);
+pub struct Thresholds {
+    per_class: BTreeMap<Class, f32>,
+    /// `--score-threshold`: every class not set one by one, including classes a model's
+    /// manifest names later ([`Thresholds::complete`]).
+    every: Option<f32>,
+}
 
 impl Default for Thresholds {
-    /// The model manifest's thresholds.
+    /// The default model manifest's thresholds.
     fn default() -> Self {
-        let manifest = Manifest::default_model();
-        Thresholds(
-            manifest
-                .classes
-                .iter()
-                .map(|c| (c.name, c.score_threshold))
-                .collect(),
-        )
+        let mut t = Thresholds {
+            per_class: BTreeMap::new(),
+            every: None,
+        };
+        t.complete(&Manifest::default_model());
+        t
     }
 }
 
@@ -41,12 +44,24 @@ impl Thresholds {
     /// The same threshold for every class.
     pub fn all(value: f32) -> Result<Thresholds, CameraError> {
         let value = unit("all classes", value)?;
-        Ok(Thresholds(Class::ALL.iter().map(|&c| (c, value)).collect()))
+        Ok(Thresholds {
+            per_class: Class::known().into_iter().map(|c| (c, value)).collect(),
+            every: Some(value),
+        })
+    }
+
+    /// Gives each class of `manifest` that has no threshold yet the one for every class
+    /// if set, else the manifest's: a trained model's classes get its thresholds.
+    pub fn complete(&mut self, manifest: &Manifest) {
+        for c in &manifest.classes {
+            let value = self.every.unwrap_or(c.score_threshold);
+            self.per_class.entry(c.name).or_insert(value);
+        }
     }
 
     /// Sets one class's threshold.
     pub fn set(&mut self, class: Class, value: f32) -> Result<(), CameraError> {
-        self.0.insert(class, unit(class.as_str(), value)?);
+        self.per_class.insert(class, unit(class.as_str(), value)?);
         Ok(())
     }
 
@@ -59,11 +74,8 @@ impl Thresholds {
         let (name, value) = spec
             .split_once('=')
             .ok_or_else(|| bad("expected CLASS=SCORE, e.g. pedestrian=0.4".into()))?;
-        let class = Class::from_name(name.trim()).ok_or_else(|| {
-            bad(format!(
-                "unknown class {name:?} (pedestrian, traffic_light, stop_sign)"
-            ))
-        })?;
+        let class = Class::from_name(name.trim())
+            .ok_or_else(|| bad(format!("unknown class {name:?} ({})", Class::known_names())))?;
         let value: f32 = value
             .trim()
             .parse()
@@ -72,16 +84,24 @@ impl Thresholds {
     }
 
     pub fn get(&self, class: Class) -> f32 {
-        self.0.get(&class).copied().unwrap_or(0.0)
+        self.per_class
+            .get(&class)
+            .copied()
+            .or(self.every)
+            .unwrap_or(0.0)
     }
 
     /// The lowest threshold: the detector's own cut, before the per-class one.
     pub fn min(&self) -> f32 {
-        self.0.values().copied().fold(1.0, f32::min)
+        self.per_class
+            .values()
+            .copied()
+            .chain(self.every)
+            .fold(1.0, f32::min)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (Class, f32)> + '_ {
-        self.0.iter().map(|(&c, &v)| (c, v))
+        self.per_class.iter().map(|(&c, &v)| (c, v))
     }
 }
 

@@ -394,12 +394,14 @@ impl<D: Detect> Pipeline<D> {
     }
 }
 
-/// The ranging target of a class.
-pub fn target_kind(class: Class) -> TargetKind {
+/// The ranging target of a class; `None` for a class without a size prior (one a
+/// trained head added), which stays 2D.
+pub fn target_kind(class: Class) -> Option<TargetKind> {
     match class {
-        Class::Pedestrian => TargetKind::Pedestrian,
-        Class::StopSign => TargetKind::StopSign,
-        Class::TrafficLight => TargetKind::TrafficLight,
+        Class::Pedestrian => Some(TargetKind::Pedestrian),
+        Class::StopSign => Some(TargetKind::StopSign),
+        Class::TrafficLight => Some(TargetKind::TrafficLight),
+        _ => None,
     }
 }
 
@@ -410,7 +412,7 @@ fn locate(
     camera: &str,
     d: &Detection,
 ) -> Option<sightline_geometry::Localization> {
-    match localizer.localize(target_kind(d.class), d.bbox.map(f64::from)) {
+    match localizer.localize(target_kind(d.class)?, d.bbox.map(f64::from)) {
         Ok(l) => Some(l),
         Err(e) => {
             tracing::debug!(camera, "not localized: {e}");

@@ -147,7 +147,11 @@ impl NodeConfig {
         .into_iter()
         .map(String::from)
         .collect();
-        known.extend(Class::ALL.iter().map(|c| format!("score_threshold.{c}")));
+        known.extend(
+            Class::known()
+                .iter()
+                .map(|c| format!("score_threshold.{c}")),
+        );
 
         let base_dir = match opt_string(params, "base_dir")? {
             Some(dir) => cwd.join(dir),
@@ -210,8 +214,19 @@ impl NodeConfig {
                 .parse()
                 .map_err(|e| invalid("device", format!("{e}")))?,
         };
+        // The model's manifest (NAME.yaml beside NAME.onnx, else the shipped one) names
+        // its classes: a trained model's new ones get thresholds and parameters too.
+        let manifest = sightline_detect::Manifest::for_model(model.as_deref(), None)
+            .map_err(|e| invalid("model", e.to_string()))?;
+        known.extend(
+            manifest
+                .classes
+                .iter()
+                .map(|c| format!("score_threshold.{}", c.name)),
+        );
         let mut score_thresholds = Thresholds::default();
-        for class in Class::ALL {
+        score_thresholds.complete(&manifest);
+        for class in Class::known() {
             let name = format!("score_threshold.{class}");
             if let Some(v) = opt_number(params, &name)? {
                 let v = unit_interval(&name, v)?;
@@ -479,6 +494,33 @@ mod tests {
             Path::new("/w/pkg/calibration/front.yaml")
         );
         assert_eq!(c.device, DeviceChoice::Cpu);
+    }
+
+    #[test]
+    fn a_trained_models_manifest_adds_its_classes_and_their_parameters() {
+        let dir = std::env::temp_dir().join(format!("sightline-ros-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = sightline_detect::manifest::DEFAULT_MANIFEST
+            .replace("num_classes: 80", "num_classes: 82")
+            .replace(
+                "  - { id: 11, name: stop_sign, score_threshold: 0.3 }",
+                "  - { id: 11, name: stop_sign, score_threshold: 0.3 }\n  - { id: 81, name: ros_test_sign, score_threshold: 0.07, objectness: 80 }",
+            );
+        std::fs::write(dir.join("signs.yaml"), manifest).unwrap();
+        let mut p = minimal();
+        p.insert("model".into(), s("signs.onnx"));
+        p.insert("score_threshold.stop_sign".into(), ParamValue::Double(0.6));
+        let c = NodeConfig::from_params(&p, &dir).unwrap();
+        let sign = Class::from_name("ros_test_sign").unwrap();
+        assert_eq!(c.score_thresholds.get(sign), 0.07);
+        assert_eq!(c.score_thresholds.get(Class::StopSign), 0.6);
+        p.insert(
+            "score_threshold.ros_test_sign".into(),
+            ParamValue::Double(0.5),
+        );
+        let c = NodeConfig::from_params(&p, &dir).unwrap();
+        assert_eq!(c.score_thresholds.get(sign), 0.5);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

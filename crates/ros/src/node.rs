@@ -135,7 +135,19 @@ pub fn run() -> Result<(), NodeError> {
         std::thread::Builder::new()
             .name("sightline-worker".into())
             .spawn(move || {
-                let detector = match Detector::new(detector_config) {
+                // The manifest beside the model (a trained head's classes), as config
+                // validation read it.
+                let built = sightline_detect::Manifest::for_model(
+                    detector_config.model_path.as_deref(),
+                    None,
+                )
+                .and_then(|manifest| {
+                    Detector::new(DetectorConfig {
+                        manifest,
+                        ..detector_config
+                    })
+                });
+                let detector = match built {
                     Ok(d) => d,
                     Err(e) => return drop(ready_tx.send(Err(e))),
                 };

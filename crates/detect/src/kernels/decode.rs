@@ -1,5 +1,6 @@
 //! YOLOX output decoding on the device: grid + stride box decoding, objectness × class
-//! score for the classes Sightline reports, score thresholding, and mapping back to
+//! score for the classes Sightline reports (a class a trained head added has its own
+//! objectness channel; the others share the model's), score thresholding, and mapping back to
 //! original-image pixels (divided by the letterbox scale, shifted by the region's
 //! corner when the pass saw a tile). One thread per anchor point. Boxes are not clipped to the
 //! image here: NMS compares the unclipped boxes, as YOLOX and its reference do.
@@ -23,13 +24,34 @@ pub struct DecodeParams {
     pub levels: Vec<(u32, u32, u32)>,
     /// Values per anchor in the model output: 4 box + 1 objectness + classes.
     pub row_len: u32,
-    /// Model class index and score threshold of each reported class.
-    pub classes: Vec<(u32, f32)>,
+    /// Each reported class: which channels score it, and its threshold.
+    pub classes: Vec<DecodeClass>,
     /// Letterbox scale r; boxes are divided by it.
     pub scale: f32,
     /// Corner of the region the pass saw, in image pixels; added to boxes after scaling.
     pub offset: [f32; 2],
 }
+
+/// One reported class: `score = objectness × class`, each a channel of the model's
+/// output row after the box and the shared objectness (channel `k` is value `5 + k`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecodeClass {
+    /// The class score's channel.
+    pub id: u32,
+    /// The class's own objectness channel; `None`: the shared one (value 4).
+    pub objectness: Option<u32>,
+    pub threshold: f32,
+}
+
+impl DecodeClass {
+    /// Where in the row the two factors are: (class score, objectness).
+    fn columns(&self) -> (u32, u32) {
+        (5 + self.id, self.objectness.map_or(4, |o| 5 + o))
+    }
+}
+
+/// Metadata words per class: class column, objectness column, threshold bits.
+const CLASS_WORDS: usize = 3;
 
 impl DecodeParams {
     pub fn anchors(&self) -> usize {
@@ -48,9 +70,10 @@ impl DecodeParams {
     }
 
     /// `[gx, gy, stride, first_anchor]` per level (padded to 4 levels), then
-    /// `[class_id, threshold_bits]` per class, as one u32 metadata buffer.
+    /// `[class_column, objectness_column, threshold_bits]` per class, as one u32
+    /// metadata buffer.
     fn meta(&self) -> Vec<u32> {
-        let mut meta = Vec::with_capacity(16 + 2 * self.classes.len());
+        let mut meta = Vec::with_capacity(16 + CLASS_WORDS * self.classes.len());
         let mut first = 0;
         for l in 0..MAX_LEVELS {
             match self.levels.get(l) {
@@ -61,8 +84,9 @@ impl DecodeParams {
                 None => meta.extend([0, 0, 0, u32::MAX]),
             }
         }
-        for &(id, thr) in &self.classes {
-            meta.extend([id, thr.to_bits()]);
+        for c in &self.classes {
+            let (class, objectness) = c.columns();
+            meta.extend([class, objectness, c.threshold.to_bits()]);
         }
         meta
     }
@@ -104,7 +128,6 @@ fn decode_kernel(
     let cy = (raw[base + 1] + cell_y) * stride;
     let half_w = f32::exp(raw[base + 2]) * stride * 0.5;
     let half_h = f32::exp(raw[base + 3]) * stride * 0.5;
-    let objectness = raw[base + 4];
 
     let o = (a as usize) * comptime!(4 + num_classes);
     out[o] = (cx - half_w) * inv_scale + offset_x;
@@ -113,9 +136,10 @@ fn decode_kernel(
     out[o + 3] = (cy + half_h) * inv_scale + offset_y;
     #[unroll]
     for k in 0..num_classes {
-        let id = meta[16 + 2 * k];
-        let threshold = f32::reinterpret(meta[16 + 2 * k + 1]);
-        let score = objectness * raw[base + 5 + id as usize];
+        let column = meta[16 + 3 * k];
+        let objectness = raw[base + meta[16 + 3 * k + 1] as usize];
+        let threshold = f32::reinterpret(meta[16 + 3 * k + 2]);
+        let score = objectness * raw[base + column as usize];
         let mut kept = 0.0;
         if score >= threshold {
             kept = score;
@@ -134,14 +158,14 @@ pub fn upload_meta(client: &Client, p: &DecodeParams) -> Handle {
 pub fn launch(client: &Client, p: &DecodeParams, raw: &Handle, meta: &Handle, out: &Handle) {
     let anchors = p.anchors();
     // SAFETY: the detector checked that the model output holds anchors × row_len values
-    // and that every class id < row_len - 5.
+    // and that every class and objectness channel < row_len - 5.
     unsafe {
         decode_kernel::launch_unchecked(
             client,
             cube_count(anchors),
             CubeDim::new_1d(CUBE_SIZE),
             BufferArg::from_raw_parts(raw.clone(), anchors * p.row_len as usize),
-            BufferArg::from_raw_parts(meta.clone(), 16 + 2 * p.classes.len()),
+            BufferArg::from_raw_parts(meta.clone(), 16 + CLASS_WORDS * p.classes.len()),
             BufferArg::from_raw_parts(out.clone(), p.output_len()),
             anchors as u32,
             p.row_len,
@@ -170,9 +194,10 @@ pub fn reference(p: &DecodeParams, raw: &[f32]) -> Vec<f32> {
                 out.push((y - hh) * inv + oy);
                 out.push((x + hw) * inv + ox);
                 out.push((y + hh) * inv + oy);
-                for &(id, thr) in &p.classes {
-                    let score = r[4] * r[5 + id as usize];
-                    out.push(if score >= thr { score } else { 0.0 });
+                for c in &p.classes {
+                    let (class, objectness) = c.columns();
+                    let score = r[objectness as usize] * r[class as usize];
+                    out.push(if score >= c.threshold { score } else { 0.0 });
                 }
             }
         }
@@ -184,6 +209,32 @@ pub fn reference(p: &DecodeParams, raw: &[f32]) -> Vec<f32> {
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn a_class_with_its_own_objectness_ignores_the_shared_one() {
+        // One anchor: box zeros, shared objectness 1.0, class 0 at 0.9, then the trained
+        // class's own objectness 0.5 (channel 1) and score 0.8 (channel 2).
+        let p = DecodeParams {
+            levels: vec![(1, 1, 8)],
+            row_len: 8,
+            classes: vec![
+                DecodeClass {
+                    id: 0,
+                    objectness: None,
+                    threshold: 0.0,
+                },
+                DecodeClass {
+                    id: 2,
+                    objectness: Some(1),
+                    threshold: 0.0,
+                },
+            ],
+            scale: 1.0,
+            offset: [0.0, 0.0],
+        };
+        let out = reference(&p, &[0.0, 0.0, 0.0, 0.0, 1.0, 0.9, 0.5, 0.8]);
+        assert_eq!(out[4..], [0.9, 0.5 * 0.8]);
+    }
 
     #[test]
     fn matches_reference() {
@@ -206,16 +257,28 @@ mod tests {
                 [275.0, 17.0],
             ),
         ] {
+            let class = |id, objectness, threshold| DecodeClass {
+                id,
+                objectness,
+                threshold,
+            };
+            // The last two: a trained head's class (channel 81) with its own objectness
+            // (channel 80), as `sightline train-head` appends them.
             let p = DecodeParams {
                 levels,
-                row_len: 85,
-                classes: vec![(0, 0.3), (9, 0.05), (11, 0.0)],
+                row_len: 87,
+                classes: vec![
+                    class(0, None, 0.3),
+                    class(9, None, 0.05),
+                    class(11, None, 0.0),
+                    class(81, Some(80), 0.1),
+                ],
                 scale,
                 offset,
             };
-            let raw: Vec<f32> = (0..p.anchors() * 85)
+            let raw: Vec<f32> = (0..p.anchors() * 87)
                 .map(|i| {
-                    if i % 85 < 4 {
+                    if i % 87 < 4 {
                         rng.random_range(-2.0..2.0)
                     } else {
                         rng.random_range(0.0..1.0)

@@ -116,7 +116,8 @@ pub(crate) fn write(
     images: &[LabelImage],
     info: &ExportInfo,
 ) -> Result<Vec<std::path::PathBuf>> {
-    let category = |c: Class| Class::ALL.iter().position(|k| *k == c).unwrap_or(0) + 1;
+    let known = Class::known();
+    let category = |c: Class| known.iter().position(|k| *k == c).unwrap_or(0) + 1;
     let mut annotations = Vec::new();
     for (k, img) in images.iter().enumerate() {
         for d in &img.objects {
@@ -141,7 +142,7 @@ pub(crate) fn write(
             "id": k + 1, "file_name": img.file_name, "width": img.width, "height": img.height,
         })).collect::<Vec<_>>(),
         "annotations": annotations,
-        "categories": Class::ALL.iter().map(|c| serde_json::json!({
+        "categories": known.iter().map(|c| serde_json::json!({
             "id": category(*c), "name": c.as_str(), "supercategory": "",
         })).collect::<Vec<_>>(),
     });

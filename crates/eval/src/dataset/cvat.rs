@@ -160,7 +160,7 @@ fn labels_meta() -> String {
     };
     let states: Vec<&str> = LightState::ALL.iter().map(|s| s.as_str()).collect();
     let mut out = String::new();
-    for class in Class::ALL {
+    for class in Class::known() {
         let mut attrs = attribute("score", "text", "", "");
         if class == Class::TrafficLight {
             attrs += &attribute("state", "select", "unknown", &states.join("\n"));

@@ -209,7 +209,7 @@ fn parse_result(
 /// The labeling config the tasks fit: one image, the three classes as rectangle
 /// labels, and a per-region state choice for traffic lights.
 pub(crate) fn labeling_config() -> String {
-    let labels: String = Class::ALL
+    let labels: String = Class::known()
         .iter()
         .map(|c| format!("    <Label value=\"{}\"/>\n", c.as_str()))
         .collect();

@@ -101,7 +101,13 @@ fn export_names() -> Vec<String> {
             state.as_str()
         ));
     }
+    // A trained model's classes follow, in registration order.
+    names.extend(added_classes().map(|c| c.as_str().to_string()));
     names
+}
+
+fn added_classes() -> impl Iterator<Item = Class> {
+    Class::known().into_iter().filter(|c| !c.is_builtin())
 }
 
 /// The id of a detection among [`export_names`].
@@ -110,6 +116,7 @@ fn export_id(d: &Detection) -> usize {
         Class::Pedestrian => 0,
         Class::StopSign => 1,
         Class::TrafficLight => 2 + d.state.unwrap_or(LightState::Unknown).index(),
+        other => 2 + LightState::ALL.len() + added_classes().position(|c| c == other).unwrap_or(0),
     }
 }
 
