@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::{python, shared_dir};
+use common::{onnxruntime_outputs, shared_dir};
 use sightline_detect::{Detector, DetectorConfig, ImageView, PixelFormat};
-use std::process::Command;
 
 #[test]
 fn raw_output_matches_onnxruntime_on_real_images() {
@@ -43,22 +42,11 @@ fn raw_output_matches_onnxruntime_on_real_images() {
         std::fs::write(dir.path().join(format!("{i}.input.bin")), bytes(&input)).expect("write");
         ours.push(output);
     }
-    let status = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ort_run.py"))
-        .arg(&model)
-        .arg(dir.path())
-        .status()
-        .expect("run python");
-    assert!(status.success(), "onnxruntime reference failed");
-    for (i, output) in ours.iter().enumerate() {
-        let raw = std::fs::read(dir.path().join(format!("{i}.ort.bin"))).expect("reference output");
-        let reference: Vec<f32> = raw
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+    let references = onnxruntime_outputs(&model, dir.path(), ours.len());
+    for (i, (output, reference)) in ours.iter().zip(&references).enumerate() {
         assert_eq!(reference.len(), output.len(), "{}: output size", images[i]);
         let (mut max_box, mut max_score) = (0f32, 0f32);
-        for (k, (a, b)) in output.iter().zip(&reference).enumerate() {
+        for (k, (a, b)) in output.iter().zip(reference).enumerate() {
             let d = (a - b).abs();
             assert!(d.is_finite(), "{}: element {k} is {a}", images[i]);
             if k % 85 < 4 {

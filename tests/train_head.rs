@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{python, run, shared_dir, sightline};
+use common::{onnxruntime_outputs, run, shared_dir, sightline};
 use sightline_detect::{Class, Detector, DetectorConfig, ImageView, Manifest, PixelFormat};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// A small VOC set: `names` copied from roadsign-speedlimit (annotation + image).
 fn small_voc(dir: &Path, names: &[&str]) -> PathBuf {
@@ -224,22 +223,11 @@ fn written_model_runs_in_onnxruntime_and_keeps_the_old_outputs() {
         "best speed_limit score {best} on a speed-limit photo"
     );
 
-    let status = Command::new(python())
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ort_run.py"))
-        .arg(&model)
-        .arg(dir.path())
-        .status()
-        .expect("run python");
-    assert!(status.success(), "onnxruntime failed on the written model");
-    for (i, output) in ours.iter().enumerate() {
-        let raw = std::fs::read(dir.path().join(format!("{i}.ort.bin"))).expect("ort output");
-        let reference: Vec<f32> = raw
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect();
+    let references = onnxruntime_outputs(&model, dir.path(), ours.len());
+    for (i, (output, reference)) in ours.iter().zip(&references).enumerate() {
         assert_eq!(reference.len(), output.len(), "image {i}: output size");
         let (mut max_box, mut max_score) = (0f32, 0f32);
-        for (k, (a, b)) in output.iter().zip(&reference).enumerate() {
+        for (k, (a, b)) in output.iter().zip(reference).enumerate() {
             let d = (a - b).abs();
             if k % 87 < 4 {
                 max_box = max_box.max(d);

@@ -69,3 +69,32 @@ pub fn python_ok(args: &[&std::ffi::OsStr]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Runs `scripts/ort_run.py`: onnxruntime on `model` with each `DIR/{i}.input.bin` the
+/// test wrote, and returns its raw outputs (`DIR/{i}.ort.bin`), `count` of them.
+pub fn onnxruntime_outputs(
+    model: &std::path::Path,
+    dir: &std::path::Path,
+    count: usize,
+) -> Vec<Vec<f32>> {
+    let status = std::process::Command::new(python())
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ort_run.py"))
+        .arg(model)
+        .arg(dir)
+        .status()
+        .expect("run python");
+    assert!(
+        status.success(),
+        "onnxruntime failed on {}",
+        model.display()
+    );
+    (0..count)
+        .map(|i| {
+            let path = dir.join(format!("{i}.ort.bin"));
+            let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            raw.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        })
+        .collect()
+}

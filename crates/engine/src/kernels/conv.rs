@@ -412,6 +412,62 @@ struct PointwiseShape {
     residual: ViewShape,
 }
 
+/// Loads the `span` input values of input row `yy` (padded coordinates) that a tile
+/// starting at output column `x0` reads; padding reads as zero.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn gather_row<F: Float>(
+    input: &[F],
+    vals: &mut Array<F>,
+    in_plane: usize,
+    yy: usize,
+    x0: usize,
+    #[comptime] p: ConvParams,
+    #[comptime] span: usize,
+) {
+    let pad_top = comptime!(p.pad_top);
+    let pad_left = comptime!(p.pad_left);
+    let y_ok = yy >= pad_top && yy < comptime!(p.in_height + p.pad_top);
+    let row = in_plane + (select(y_ok, yy, pad_top) - pad_top) * comptime!(p.in_width);
+    #[unroll]
+    for j in 0..span {
+        let xx = x0 * comptime!(p.stride) + j;
+        let ok = y_ok && xx >= pad_left && xx < comptime!(p.in_width + p.pad_left);
+        let v = input[row + (select(ok, xx, pad_left) - pad_left)];
+        vals[j] = select(ok, v, F::new(0.0));
+    }
+}
+
+/// Adds one kernel row's products to output row `o` of the tile: `w_base` is the
+/// weight index of the first output channel's kernel row.
+#[cube]
+#[allow(clippy::too_many_arguments)]
+fn accumulate_row<F: Float>(
+    weight: &[F],
+    vals: &Array<F>,
+    acc: &mut Array<F>,
+    w_base: usize,
+    #[comptime] p: ConvParams,
+    #[comptime] cob: usize,
+    #[comptime] tile: ConvTile,
+    #[comptime] o: usize,
+) {
+    let tile_len = comptime!(tile.rows * tile.px);
+    let weights_per_channel = comptime!(p.in_channels / p.groups * p.kernel * p.kernel);
+    #[unroll]
+    for kx in 0..comptime!(p.kernel) {
+        #[unroll]
+        for c in 0..cob {
+            let wv = weight[w_base + kx + c * weights_per_channel];
+            #[unroll]
+            for q in 0..comptime!(tile.px) {
+                acc[c * tile_len + o * comptime!(tile.px) + q] +=
+                    vals[q * comptime!(p.stride) + kx] * wv;
+            }
+        }
+    }
+}
+
 /// Any other convolution: each thread computes a tile of `rows` × `px` output pixels ×
 /// `cob` output channels (one group's, picked by the workgroup). Each input row the
 /// tile touches is gathered once and serves every output row and kernel row that
@@ -434,10 +490,6 @@ fn conv2d_kernel<F: Float>(
     let (out_height, out_width) = comptime!(p.out_size());
     let kernel = comptime!(p.kernel);
     let stride = comptime!(p.stride);
-    let h = comptime!(p.in_height);
-    let w = comptime!(p.in_width);
-    let pad_top = comptime!(p.pad_top);
-    let pad_left = comptime!(p.pad_left);
     let cin_g = comptime!(p.in_channels / p.groups);
     let cout_g = comptime!(p.out_channels / p.groups);
     let kk = comptime!(p.kernel * p.kernel);
@@ -475,59 +527,21 @@ fn conv2d_kernel<F: Float>(
         // shader small (the 6×6 stem unrolled is a shader of seconds to compile).
         if comptime!(tile.rows == 1) {
             for ky in 0..kernel {
-                let yy = oy0 * stride + ky;
-                let y_ok = yy >= pad_top && yy < comptime!(h + pad_top);
-                let row = in_plane + (select(y_ok, yy, pad_top) - pad_top) * w;
-                #[unroll]
-                for j in 0..span {
-                    let xx = x0 * stride + j;
-                    let ok = y_ok && xx >= pad_left && xx < comptime!(w + pad_left);
-                    let v = input[row + (select(ok, xx, pad_left) - pad_left)];
-                    vals[j] = select(ok, v, F::new(0.0));
-                }
-                #[unroll]
-                for kx in 0..kernel {
-                    let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
-                    #[unroll]
-                    for c in 0..cob {
-                        let wv = weight[w_base + c * comptime!(cin_g * kk)];
-                        #[unroll]
-                        for q in 0..px {
-                            acc[c * tile_len + q] += vals[q * stride + kx] * wv;
-                        }
-                    }
-                }
+                gather_row::<F>(input, &mut vals, in_plane, oy0 * stride + ky, x0, p, span);
+                let w_base = (co0 * cin_g + ci) * kk + ky * kernel;
+                accumulate_row::<F>(weight, &vals, &mut acc, w_base, p, cob, tile, 0usize);
             }
         }
         #[unroll]
         for r in 0..comptime!(if tile.rows == 1 { 0 } else { in_rows }) {
-            let yy = oy0 * stride + r;
-            let y_ok = yy >= pad_top && yy < comptime!(h + pad_top);
-            let row = in_plane + (select(y_ok, yy, pad_top) - pad_top) * w;
-            #[unroll]
-            for j in 0..span {
-                let xx = x0 * stride + j;
-                let ok = y_ok && xx >= pad_left && xx < comptime!(w + pad_left);
-                let v = input[row + (select(ok, xx, pad_left) - pad_left)];
-                vals[j] = select(ok, v, F::new(0.0));
-            }
+            gather_row::<F>(input, &mut vals, in_plane, oy0 * stride + r, x0, p, span);
             // Output row `o` reads this input row with kernel row `r - o·stride`.
             #[unroll]
             for o in 0..rows {
                 if comptime!(r >= o * stride && r - o * stride < kernel) {
                     let ky = comptime!(r - o * stride);
-                    #[unroll]
-                    for kx in 0..kernel {
-                        let w_base = (co0 * cin_g + ci) * kk + ky * kernel + kx;
-                        #[unroll]
-                        for c in 0..cob {
-                            let wv = weight[w_base + c * comptime!(cin_g * kk)];
-                            #[unroll]
-                            for q in 0..px {
-                                acc[c * tile_len + o * px + q] += vals[q * stride + kx] * wv;
-                            }
-                        }
-                    }
+                    let w_base = (co0 * cin_g + ci) * kk + ky * kernel;
+                    accumulate_row::<F>(weight, &vals, &mut acc, w_base, p, cob, tile, o);
                 }
             }
         }
