@@ -55,9 +55,11 @@ struct RunArgs {
     /// scores kept default to 0.001 here (AP wants them all).
     #[command(flatten)]
     camera: CameraArgs,
-    /// Score at which precision, recall, F1 and range error are taken.
-    #[arg(long, default_value_t = 0.3)]
-    operating_threshold: f64,
+    /// Score at which precision, recall, F1 and range error are taken, for every class.
+    /// Without it: each class's score threshold from the model's manifest (0.3 for the
+    /// shipped classes; a trained class's was chosen on its validation split).
+    #[arg(long)]
+    operating_threshold: Option<f64>,
     /// Dataset label → class map (YAML); default: the shipped map. The labels a trained
     /// model's manifest names for its new classes are added.
     #[arg(long)]
@@ -93,6 +95,7 @@ fn merge(m: MergeArgs) -> anyhow::Result<()> {
     let (kind, frames, skipped) = shard::merge(&m.shards)?;
     let opts = EvalOptions {
         operating_threshold: m.operating_threshold,
+        ..EvalOptions::default()
     };
     report(&m.report, &frames, kind, &skipped, &opts)
 }
@@ -188,8 +191,21 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
             sightline_eval::detections::attach(&mut frames, dets);
         }
     }
-    let opts = EvalOptions {
-        operating_threshold: a.operating_threshold,
+    let opts = match a.operating_threshold {
+        Some(t) => EvalOptions {
+            operating_threshold: t,
+            ..EvalOptions::default()
+        },
+        None => EvalOptions {
+            class_thresholds: manifest
+                .classes
+                .iter()
+                // The manifest's f32, as the decimal it was written as (0.3, not 0.30000001).
+                .map(|c| (c.name, (f64::from(c.score_threshold) * 1e6).round() / 1e6))
+                .filter(|&(_, t)| t != EvalOptions::default().operating_threshold)
+                .collect(),
+            ..EvalOptions::default()
+        },
     };
     if let (Some(s), Some(out)) = (shard, &a.out) {
         let header = ShardHeader {

@@ -373,9 +373,7 @@ mod tests {
                 det([100.0, 10.0, 110.0, 40.0], 0.9, LightState::Red),
             ],
         }];
-        let opts = EvalOptions {
-            operating_threshold: 0.3,
-        };
+        let opts = EvalOptions::default();
         let (report, _) = crate::evaluate(&frames, DatasetKind::Yolo, &[], &opts);
         let states = report.traffic_light_state.expect("states");
         assert_eq!((states.n, states.accuracy), (2, 0.5));

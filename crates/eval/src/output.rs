@@ -19,6 +19,19 @@ pub fn markdown_table(r: &Report) -> String {
         "{} frames ({:?}), operating threshold {}\n",
         r.n_frames, r.dataset, r.operating_threshold
     );
+    let own: Vec<String> = r
+        .classes
+        .iter()
+        .filter(|(_, cr)| cr.operating_threshold != r.operating_threshold)
+        .map(|(c, cr)| format!("{c} {}", cr.operating_threshold))
+        .collect();
+    if !own.is_empty() {
+        let _ = writeln!(
+            s,
+            "Classes at their manifest's own threshold: {}\n",
+            own.join(", ")
+        );
+    }
     let _ = writeln!(
         s,
         "| class | GT | dets | AP | AP50 | AP75 | precision | recall | F1 | FP/image |"

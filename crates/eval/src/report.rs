@@ -18,12 +18,28 @@ use crate::metrics::range::{self, RangeReport};
 pub struct EvalOptions {
     /// Operating threshold for precision, recall, F1 and range error (default 0.3).
     pub operating_threshold: f64,
+    /// Classes scored at a threshold of their own instead: a model's manifest chooses
+    /// each class's score threshold (a trained class's, on its validation split, can be
+    /// far from 0.3), and the operating point should be the one the model runs at.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub class_thresholds: BTreeMap<Class, f64>,
+}
+
+impl EvalOptions {
+    /// The operating threshold `class` is scored at.
+    pub fn threshold(&self, class: Class) -> f64 {
+        self.class_thresholds
+            .get(&class)
+            .copied()
+            .unwrap_or(self.operating_threshold)
+    }
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
         EvalOptions {
             operating_threshold: 0.3,
+            class_thresholds: BTreeMap::new(),
         }
     }
 }
@@ -40,6 +56,9 @@ pub struct ClassReport {
     pub ap50: Option<f64>,
     /// COCO AP@0.75.
     pub ap75: Option<f64>,
+    /// The score threshold of the operating point below (`EvalOptions::threshold`).
+    #[serde(default)]
+    pub operating_threshold: f64,
     /// At the operating threshold, IoU ≥ 0.5, greedy by score.
     pub precision: f64,
     pub recall: f64,
@@ -127,7 +146,7 @@ pub fn evaluate(
             let kept: Vec<_> = f
                 .dets
                 .iter()
-                .filter(|d| d.score >= opts.operating_threshold)
+                .filter(|d| d.score >= opts.threshold(d.class))
                 .cloned()
                 .collect();
             let Some(e) = coco::evaluate_image(&f.gt, &kept, class, &op) else {
@@ -182,6 +201,7 @@ pub fn evaluate(
                 ap: acc.as_ref().map(|a| a.ap()),
                 ap50: acc.as_ref().map(|a| a.ap_at(0)),
                 ap75: acc.as_ref().map(|a| a.ap_at(5)),
+                operating_threshold: opts.threshold(class),
                 precision,
                 recall,
                 f1,
@@ -259,4 +279,52 @@ fn kitti_aps(frames: &[Frame], class: Class) -> BTreeMap<Difficulty, Option<Kitt
         .into_iter()
         .map(|d| (d, kitti::evaluate(&input, d)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Class, DatasetKind, Detection, EvalOptions, Frame, GtObject};
+
+    #[test]
+    fn a_class_threshold_moves_only_that_class_operating_point() {
+        let gt = |class, bbox: [f64; 4]| GtObject {
+            label: "0".into(),
+            class: Some(class),
+            bbox,
+            area: (bbox[2] - bbox[0]) * (bbox[3] - bbox[1]),
+            iscrowd: false,
+            ignore: false,
+            kitti: None,
+            state: None,
+        };
+        let det = |class, bbox, score| Detection {
+            class,
+            score,
+            bbox,
+            position: None,
+            range_m: None,
+            state: None,
+        };
+        let (a, b) = ([10.0, 10.0, 20.0, 40.0], [50.0, 10.0, 60.0, 40.0]);
+        // Both found, both at a score below the default operating threshold.
+        let frames = [Frame {
+            id: "f".into(),
+            gt: vec![gt(Class::StopSign, a), gt(Class::Pedestrian, b)],
+            dets: vec![det(Class::StopSign, a, 0.1), det(Class::Pedestrian, b, 0.1)],
+        }];
+        let recall = |opts: &EvalOptions| {
+            let (report, _) = crate::evaluate(&frames, DatasetKind::Yolo, &[], opts);
+            let of = |c| {
+                let r = &report.classes[&c];
+                (r.recall, r.operating_threshold)
+            };
+            (of(Class::StopSign), of(Class::Pedestrian))
+        };
+        assert_eq!(recall(&EvalOptions::default()), ((0.0, 0.3), (0.0, 0.3)));
+        let own = EvalOptions {
+            class_thresholds: [(Class::StopSign, 0.05)].into_iter().collect(),
+            ..EvalOptions::default()
+        };
+        assert_eq!(recall(&own), ((1.0, 0.05), (0.0, 0.3)));
+    }
 }
