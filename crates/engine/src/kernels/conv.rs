@@ -174,9 +174,8 @@ impl ConvParams {
     }
 
     /// A 3×3 depthwise convolution, pad 1, stride 1 or 2, whose input rows can be read
-    /// as `vec4`s ([`depthwise_rows_kernel`]).
-    fn rows_as_vectors(&self, views: &ConvViews) -> bool {
-        let tile = conv_blocks(self).1;
+    /// as `vec4`s in tiles of `tile` ([`depthwise_rows_kernel`]).
+    fn rows_as_vectors(&self, views: &ConvViews, tile: ConvTile) -> bool {
         self.groups == self.in_channels
             && self.out_channels == self.in_channels
             && self.kernel == 3
@@ -265,12 +264,19 @@ impl Grid {
 /// bounds), whether it is a real one, and its image.
 #[cube]
 fn block_position(#[comptime] grid: Grid) -> (usize, bool, usize) {
-    let chunk = CUBE_POS_Z as usize % comptime!(grid.x_chunks);
-    let n = CUBE_POS_Z as usize / comptime!(grid.x_chunks);
+    block_at(comptime!(grid.blocks), comptime!(grid.x_chunks))
+}
+
+/// [`block_position`] for a launch whose block count arrives at run time: `blocks`
+/// per image, `x_chunks` workgroups along z per image ([`Grid`]).
+#[cube]
+fn block_at(blocks: usize, x_chunks: usize) -> (usize, bool, usize) {
+    let chunk = CUBE_POS_Z as usize % x_chunks;
+    let n = CUBE_POS_Z as usize / x_chunks;
     let block = (chunk * comptime!(MAX_CUBES_X) + CUBE_POS_X as usize) * CUBE_DIM_X as usize
         + UNIT_POS_X as usize;
-    let valid = block < comptime!(grid.blocks);
-    (min(block, comptime!(grid.blocks - 1)), valid, n)
+    let valid = block < blocks;
+    (min(block, blocks - 1), valid, n)
 }
 
 #[cube]
@@ -321,15 +327,8 @@ fn pointwise_kernel<F: Float, N: Size, W: Size>(
     #[comptime] cob: usize,
     #[comptime] wlanes: usize,
 ) {
-    let x_chunks = shape.x_chunks as usize;
-    let blocks = shape.blocks as usize;
+    let (block, valid, n) = block_at(shape.blocks as usize, shape.x_chunks as usize);
     let plane = shape.plane as usize;
-    let chunk = CUBE_POS_Z as usize % x_chunks;
-    let n = CUBE_POS_Z as usize / x_chunks;
-    let block = (chunk * comptime!(MAX_CUBES_X) + CUBE_POS_X as usize) * CUBE_DIM_X as usize
-        + UNIT_POS_X as usize;
-    let valid = block < blocks;
-    let block = min(block, blocks - 1);
     let cout = shape.cout as usize;
     let co0 = CUBE_POS_Y as usize * cob;
     let p0 = block * pv;
@@ -597,14 +596,7 @@ fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
     #[comptime] tile: ConvTile,
     #[comptime] out_lanes: usize,
 ) {
-    let x_chunks = shape.x_chunks as usize;
-    let blocks = shape.blocks as usize;
-    let chunk = CUBE_POS_Z as usize % x_chunks;
-    let n = CUBE_POS_Z as usize / x_chunks;
-    let block = (chunk * comptime!(MAX_CUBES_X) + CUBE_POS_X as usize) * CUBE_DIM_X as usize
-        + UNIT_POS_X as usize;
-    let valid = block < blocks;
-    let block = min(block, blocks - 1);
+    let (block, valid, n) = block_at(shape.blocks as usize, shape.x_chunks as usize);
     let out_height = shape.out_height as usize;
     let out_width = shape.out_width as usize;
     let h = shape.in_height as usize;
@@ -838,7 +830,7 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
     }
     let (cob, tile) = conv_blocks(p);
     let grid = Grid::new(cob, oh.div_ceil(tile.rows) * ow.div_ceil(tile.px));
-    if p.rows_as_vectors(views) {
+    if p.rows_as_vectors(views, tile) {
         let out_lanes =
             if ow.is_multiple_of(4) && views.output.aligned_to(4) && views.residual.aligned_to(4) {
                 4

@@ -223,7 +223,10 @@ fn depthwise_rows_read_as_vectors() {
         params(4, 6, 20, 4, 3, 2, 1, 4),
     ];
     for p in cases {
-        assert!(p.rows_as_vectors(&ConvViews::contiguous(&p)), "{p:?}");
+        assert!(
+            p.rows_as_vectors(&ConvViews::contiguous(&p), conv_blocks(&p).1),
+            "{p:?}"
+        );
         check(&bed, p);
     }
     check(
