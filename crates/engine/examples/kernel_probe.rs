@@ -1,10 +1,10 @@
 //! Compares our conv kernels with the lavapipe notes' NHWC tiled probe kernel on this
 //! machine: `cargo run -p sightline-engine --example kernel_probe`.
+mod timing;
 use sightline_engine::cubecl;
 use sightline_engine::cubecl::prelude::*;
 use sightline_engine::kernels::conv::{self, ConvParams};
 use sightline_engine::DeviceChoice;
-use std::time::Instant;
 
 /// Verbatim from the notes' `probe_main.rs`, so that the numbers compare.
 #[cube(launch_unchecked)]
@@ -78,21 +78,6 @@ fn conv3x3_nhwc_tiled<F: Float, N: Size>(
     }
 }
 
-fn median_ms(client: &Client, mut f: impl FnMut()) -> f64 {
-    f();
-    cubecl::future::block_on(client.sync()).unwrap();
-    let mut v: Vec<f64> = (0..10)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            cubecl::future::block_on(client.sync()).unwrap();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[5]
-}
-
 fn main() {
     let choice: DeviceChoice = std::env::var("PROBE_DEVICE")
         .unwrap_or("auto".into())
@@ -117,7 +102,7 @@ fn main() {
         buf(cout * h * w),
     );
     let tiles = h * (w / px);
-    let ms = median_ms(&client, || unsafe {
+    let timed = timing::time(&client, || unsafe {
         conv3x3_nhwc_tiled::launch_unchecked::<f32>(
             &client,
             CubeCount::Static((tiles as u32).div_ceil(64), 1, 1),
@@ -135,6 +120,7 @@ fn main() {
             px,
         )
     });
+    let ms = timed.median_ms;
     println!(
         "probe nhwc tiled 16x160x160->32: {ms:.2} ms {:.2} GF/s",
         flops / ms / 1e6
@@ -174,12 +160,17 @@ fn main() {
             buf(cout),
             buf(p.output_len()),
         );
-        let ms = median_ms(&client, || {
+        let timed = timing::time(&client, || {
             conv::launch_contiguous(&client, &p, &i, &wt, &b, &o)
         });
-        println!("{name}: {ms:.2} ms {:.2} GF/s", p.flops() / ms / 1e6);
+        let ms = timed.median_ms;
+        println!(
+            "{name}: {ms:.2} ms {:.2} GF/s (first launch {:.0} ms, compilation included)",
+            p.flops() / ms / 1e6,
+            timed.first_ms
+        );
     }
     // sync overhead alone
-    let ms = median_ms(&client, || {});
+    let ms = timing::time(&client, || {}).median_ms;
     println!("empty sync: {ms:.3} ms");
 }

@@ -5,10 +5,10 @@
 //!
 //! `cargo run --release -p sightline-engine --example pw_sweep`; `CONFIGS=kind:channels:pixels,...`
 //! picks the candidates (kinds `nchw`, `nchw_wv`, `nhwc`, `nhwc_v`), each run twice.
+mod timing;
 use sightline_engine::cubecl;
 use sightline_engine::cubecl::prelude::*;
 use sightline_engine::DeviceChoice;
-use std::time::Instant;
 
 /// NCHW, vec4 along pixels; each thread `pv` vectors × `cob` output channels; weights
 /// `[ci][co]` read as uniform scalars.
@@ -205,24 +205,6 @@ fn pw_nhwc_v<F: Float, N: Size>(
     }
 }
 
-fn median_ms(client: &Client, mut f: impl FnMut()) -> f64 {
-    let t = Instant::now();
-    f();
-    cubecl::future::block_on(client.sync()).unwrap();
-    let first = t.elapsed().as_secs_f64() * 1e3;
-    let mut v: Vec<f64> = (0..9)
-        .map(|_| {
-            let t = Instant::now();
-            f();
-            cubecl::future::block_on(client.sync()).unwrap();
-            t.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    eprint!("(first {first:.0} ms) ");
-    v[4]
-}
-
 fn rand(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
     (0..n)
@@ -319,12 +301,12 @@ fn main() {
             }
             let out = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; cout * plane]));
             let name = format!("{kind} cob {a} p {b} {cin}x{hw}²->{cout}");
-            let ms = match kind {
+            let timed = match kind {
                 "nchw" | "nchw_wv" => {
                     let planev = plane / 4;
                     let blocks = planev.div_ceil(b);
                     let count = CubeCount::Static(blocks.div_ceil(64) as u32, (cout / a) as u32, 1);
-                    median_ms(&client, || unsafe {
+                    timing::time(&client, || unsafe {
                         if kind == "nchw" {
                             pw_nchw::launch_unchecked::<f32>(
                                 &client,
@@ -361,7 +343,7 @@ fn main() {
                 _ => {
                     let blocks = plane.div_ceil(b);
                     let count = CubeCount::Static(blocks.div_ceil(64) as u32, (cout / a) as u32, 1);
-                    median_ms(&client, || unsafe {
+                    timing::time(&client, || unsafe {
                         if kind == "nhwc" {
                             pw_nhwc::launch_unchecked::<f32>(
                                 &client,
@@ -396,6 +378,8 @@ fn main() {
                     })
                 }
             };
+            eprint!("(first {:.0} ms) ", timed.first_ms);
+            let ms = timed.median_ms;
             let err = check(&out, kind.starts_with("nhwc"));
             println!(
                 "{name}: {ms:.2} ms {:.2} GF/s  max err {err:.1e}",
