@@ -3,8 +3,8 @@
 
 mod common;
 
-use common::{onnxruntime_outputs, shared_dir};
-use sightline_detect::{Detector, DetectorConfig, ImageView, PixelFormat};
+use common::{onnxruntime_outputs, rgb_image, rgb_view, shared_dir, write_onnxruntime_input};
+use sightline_detect::{Detector, DetectorConfig};
 
 #[test]
 fn raw_output_matches_onnxruntime_on_real_images() {
@@ -27,19 +27,9 @@ fn raw_output_matches_onnxruntime_on_real_images() {
     let mut ours = Vec::new();
     for (i, rel) in images.iter().enumerate() {
         let path = shared.join(rel);
-        let rgb = image::open(&path)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-            .to_rgb8();
-        let view = ImageView::new(
-            rgb.width(),
-            rgb.height(),
-            rgb.width() as usize * 3,
-            PixelFormat::Rgb8,
-            rgb.as_raw(),
-        )
-        .expect("view");
-        let (input, output) = detector.run_raw(&view).expect("run");
-        std::fs::write(dir.path().join(format!("{i}.input.bin")), bytes(&input)).expect("write");
+        let rgb = rgb_image(&path);
+        let (input, output) = detector.run_raw(&rgb_view(&rgb)).expect("run");
+        write_onnxruntime_input(dir.path(), i, &input);
         ours.push(output);
     }
     let references = onnxruntime_outputs(&model, dir.path(), ours.len());
@@ -70,10 +60,6 @@ fn raw_output_matches_onnxruntime_on_real_images() {
             images[i]
         );
     }
-}
-
-fn bytes(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
 /// The planner's promise: Concat inputs are written in place, the Focus slices fold

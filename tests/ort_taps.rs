@@ -4,8 +4,8 @@
 
 mod common;
 
-use common::{python, shared_dir};
-use sightline_detect::{Detector, DetectorConfig, ImageView, PixelFormat};
+use common::{python, rgb_image, rgb_view, shared_dir, write_onnxruntime_input};
+use sightline_detect::{Detector, DetectorConfig};
 use std::process::Command;
 
 #[test]
@@ -29,19 +29,11 @@ fn head_roots_are_the_neck_outputs_and_match_onnxruntime() {
     );
 
     let path = shared.join("data/kitti-tiny/image_2/000003.jpg");
-    let rgb = image::open(&path).expect("kitti image").to_rgb8();
-    let view = ImageView::new(
-        rgb.width(),
-        rgb.height(),
-        rgb.width() as usize * 3,
-        PixelFormat::Rgb8,
-        rgb.as_raw(),
-    )
-    .expect("view");
+    let rgb = rgb_image(&path);
+    let view = rgb_view(&rgb);
     let (input, _) = detector.run_raw(&view).expect("run");
     let dir = tempfile::tempdir().expect("tempdir");
-    let floats = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
-    std::fs::write(dir.path().join("0.input.bin"), floats(&input)).expect("write");
+    write_onnxruntime_input(dir.path(), 0, &input);
     let names: Vec<String> = detector.model().taps().map(|t| t.value.clone()).collect();
     let status = Command::new(python())
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/ort_taps.py"))

@@ -5,8 +5,10 @@
 
 mod common;
 
-use common::{onnxruntime_outputs, run, shared_dir, sightline};
-use sightline_detect::{Class, Detector, DetectorConfig, ImageView, Manifest, PixelFormat};
+use common::{
+    onnxruntime_outputs, rgb_image, rgb_view, run, shared_dir, sightline, write_onnxruntime_input,
+};
+use sightline_detect::{Class, Detector, DetectorConfig, Manifest};
 use std::path::{Path, PathBuf};
 
 /// A small VOC set: `names` copied from roadsign-speedlimit (annotation + image).
@@ -41,15 +43,8 @@ fn detector(model: &Path, manifest: Manifest) -> Detector {
 
 /// Raw input and output tensors, and the detections of the shipped classes.
 fn run_on(detector: &mut Detector, path: &Path) -> (Vec<f32>, Vec<f32>, Vec<String>) {
-    let rgb = image::open(path).expect("image").to_rgb8();
-    let view = ImageView::new(
-        rgb.width(),
-        rgb.height(),
-        rgb.width() as usize * 3,
-        PixelFormat::Rgb8,
-        rgb.as_raw(),
-    )
-    .expect("view");
+    let rgb = rgb_image(path);
+    let view = rgb_view(&rgb);
     let (input, output) = detector.run_raw(&view).expect("run");
     let old: Vec<String> = detector
         .detect(&view)
@@ -209,8 +204,7 @@ fn written_model_runs_in_onnxruntime_and_keeps_the_old_outputs() {
             );
             assert!(n[85..].iter().all(|v| (0.0..=1.0).contains(v)));
         }
-        let bytes: Vec<u8> = input.iter().flat_map(|x| x.to_le_bytes()).collect();
-        std::fs::write(dir.path().join(format!("{i}.input.bin")), bytes).unwrap();
+        write_onnxruntime_input(dir.path(), i, &input);
         ours.push(new);
     }
     // The new channels fire somewhere on the speed-limit photo: the fit did something.

@@ -70,6 +70,33 @@ pub fn python_ok(args: &[&std::ffi::OsStr]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Writes input tensor `i` where `scripts/ort_run.py` reads it (`DIR/{i}.input.bin`,
+/// little-endian f32).
+pub fn write_onnxruntime_input(dir: &std::path::Path, i: usize, input: &[f32]) {
+    let bytes: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let path = dir.join(format!("{i}.input.bin"));
+    std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+}
+
+/// An image file as RGB pixels.
+pub fn rgb_image(path: &std::path::Path) -> image::RgbImage {
+    image::open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .to_rgb8()
+}
+
+/// The detector's view of RGB pixels.
+pub fn rgb_view(rgb: &image::RgbImage) -> sightline_detect::ImageView<'_> {
+    sightline_detect::ImageView::new(
+        rgb.width(),
+        rgb.height(),
+        rgb.width() as usize * 3,
+        sightline_detect::PixelFormat::Rgb8,
+        rgb.as_raw(),
+    )
+    .expect("view")
+}
+
 /// Runs `scripts/ort_run.py`: onnxruntime on `model` with each `DIR/{i}.input.bin` the
 /// test wrote, and returns its raw outputs (`DIR/{i}.ort.bin`), `count` of them.
 pub fn onnxruntime_outputs(
