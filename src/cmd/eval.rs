@@ -202,7 +202,6 @@ fn run_eval(a: RunArgs) -> anyhow::Result<()> {
                 .iter()
                 // The manifest's f32, as the decimal it was written as (0.3, not 0.30000001).
                 .map(|c| (c.name, (f64::from(c.score_threshold) * 1e6).round() / 1e6))
-                .filter(|&(_, t)| t != EvalOptions::default().operating_threshold)
                 .collect(),
             ..EvalOptions::default()
         },
