@@ -728,9 +728,11 @@ struct ConvTile {
 /// Pointwise: output channels × pixels (4 vectors of 4 where the plane allows).
 const POINTWISE_CHANNELS: usize = 16;
 const POINTWISE_PIXELS: usize = 16;
-/// Dense and stem convolutions: output channels × a tile of rows × pixels.
+/// Dense and stem convolutions: output channels × a tile of rows × pixels. A dense 3×3
+/// at 4 rows ran ~1.5× faster but its shader took 9 s to compile on every start (Mesa's
+/// cache does not skip that part); 2 rows: ~1× the notes' kernel, 1.7–1.9 s.
 const CONV_CHANNELS: usize = 16;
-const CONV_TILE: ConvTile = ConvTile { rows: 4, px: 8 };
+const CONV_TILE: ConvTile = ConvTile { rows: 2, px: 8 };
 /// Depthwise convolutions: one channel × a tile of rows × pixels.
 const DEPTHWISE_TILE: ConvTile = ConvTile { rows: 4, px: 8 };
 
