@@ -77,6 +77,11 @@ fn convolutions(c: &mut Criterion) {
         ("pointwise_256to128_13", conv_shape(256, 13, 128, 1, 1, 1)),
         ("depthwise_3x3_64_52", conv_shape(64, 52, 64, 3, 1, 64)),
         ("depthwise_3x3_s2_64_52", conv_shape(64, 52, 64, 3, 2, 64)),
+        // rows 26 wide, not whole vec4s: the scalar-row path
+        (
+            "depthwise_3x3_s2_128_26",
+            conv_shape(128, 26, 128, 3, 2, 128),
+        ),
         // bottleneck shortcut fused: SiLU then + residual
         (
             "pointwise_silu_add_32to32_104",

@@ -16,6 +16,8 @@ export ROS_LOG_DIR=${ROS_LOG_DIR:-$ROS_WORK/log}
 # r2r 0.9.7 knows foxy..jazzy, lyrical and rolling, not kilted; jazzy selects the same
 # code paths (bindings come from the installed headers through bindgen).
 [ "${ROS_DISTRO:-}" = kilted ] && export ROS_DISTRO=jazzy
+# the node's kernels on Mesa 25's lavapipe (.mesa/) where the machine has no GPU
+. "$_sl_root/scripts/mesa-env.sh"
 # keep DDS discovery on this host (tests run several nodes side by side)
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 

@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+. scripts/mesa-env.sh   # Mesa 25 lavapipe from .mesa/ on a machine without a GPU
 SHARED="${SIGHTLINE_SHARED:-$(cd .. && pwd)/shared}"
 export SIGHTLINE_MODELS="${SIGHTLINE_MODELS:-$SHARED/models}"
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp}"

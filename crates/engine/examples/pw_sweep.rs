@@ -4,7 +4,7 @@
 //! engine kept NCHW (docs/performance.md, "Engine v2 kernels").
 //!
 //! `cargo run --release -p sightline-engine --example pw_sweep`; `CONFIGS=kind:channels:pixels,...`
-//! picks the candidates (kinds `nchw`, `nchw_wv`, `nhwc`, `nhwc_v`), each run twice.
+//! picks the candidates (kinds `nchw`, `nchw_wv`, `lanes`, `nhwc`, `nhwc_v`), each run twice.
 mod timing;
 use sightline_engine::cubecl;
 use sightline_engine::cubecl::prelude::*;
@@ -102,6 +102,58 @@ fn pw_nchw_wv<F: Float, N: Size>(
         for q in 0..pv {
             if p0 + q < planev {
                 output[(co0 + c) * planev + p0 + q] = acc[c * pv + q];
+            }
+        }
+    }
+}
+
+/// NCHW with scalar pixels laid across lanes: thread `t` of `stride` takes pixels
+/// `t + q·stride`, so neighbouring lanes read neighbouring addresses (one vector load
+/// for llvmpipe if it sees that), weights as uniform vec4s.
+#[cube(launch_unchecked)]
+fn pw_lanes<F: Float, N: Size>(
+    input: &[F],
+    weight: &[Vector<F, N>],
+    output: &mut [F],
+    #[comptime] cin: usize,
+    #[comptime] cout: usize,
+    #[comptime] plane: usize,
+    #[comptime] stride: usize,
+    #[comptime] pv: usize,
+    #[comptime] cob: usize,
+) {
+    let t = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
+    let co0 = CUBE_POS_Y as usize * cob;
+    let mut acc = Array::<F>::new(comptime!(cob * pv));
+    #[unroll]
+    for i in 0..comptime!(cob * pv) {
+        acc[i] = F::new(0.0);
+    }
+    let mut vals = Array::<F>::new(pv);
+    for ci in 0..cin {
+        #[unroll]
+        for q in 0..pv {
+            vals[q] = input[ci * plane + min(t + q * stride, comptime!(plane - 1))];
+        }
+        #[unroll]
+        for c4 in 0..comptime!(cob / 4) {
+            let wv = weight[(ci * cout + co0) / 4 + c4];
+            #[unroll]
+            for k in 0..4usize {
+                let w = wv.extract(k);
+                #[unroll]
+                for q in 0..pv {
+                    acc[(c4 * 4 + k) * pv + q] += vals[q] * w;
+                }
+            }
+        }
+    }
+    #[unroll]
+    for c in 0..cob {
+        #[unroll]
+        for q in 0..pv {
+            if t + q * stride < plane {
+                output[(co0 + c) * plane + t + q * stride] = acc[c * pv + q];
             }
         }
     }
@@ -338,6 +390,28 @@ fn main() {
                                 a,
                             )
                         }
+                    })
+                }
+                "lanes" => {
+                    let blocks = plane.div_ceil(b);
+                    let stride = blocks.div_ceil(64) * 64;
+                    let count = CubeCount::Static((stride / 64) as u32, (cout / a) as u32, 1);
+                    timing::time(&client, || unsafe {
+                        pw_lanes::launch_unchecked::<f32>(
+                            &client,
+                            count.clone(),
+                            CubeDim::new_1d(64),
+                            4,
+                            BufferArg::from_raw_parts(in_nchw.clone(), cin * plane),
+                            BufferArg::from_raw_parts(wt.clone(), cin * cout / 4),
+                            BufferArg::from_raw_parts(out.clone(), cout * plane),
+                            cin,
+                            cout,
+                            plane,
+                            stride,
+                            b,
+                            a,
+                        )
                     })
                 }
                 _ => {

@@ -52,6 +52,7 @@ impl DeviceChoice {
     }
 
     pub fn open(self) -> Result<Gpu, EngineError> {
+        keep_compiled_kernels();
         let unavailable = |reason: String| EngineError::Device {
             requested: format!("{self:?}").to_lowercase(),
             reason,
@@ -84,7 +85,20 @@ impl DeviceChoice {
         let client = device.client();
         // The adapter as it names itself ("NVIDIA H100 PCIe", "llvmpipe (LLVM 15.0.6, 256
         // bits)") and the runtime/compiler path ("wgpu<wgsl>", "cuda").
-        let name = format!("{} [{}]", client.properties().identity.name, client.name());
+        let runtime = client.name();
+        let name = format!("{} [{runtime}]", client.properties().identity.name);
+        if name.starts_with("llvmpipe")
+            && runtime.contains("spirv")
+            && std::env::var_os("VK_ICD_FILENAMES").is_none()
+        {
+            // The system's lavapipe: on Debian 12 that is Mesa 22, whose SPIR-V path runs
+            // these kernels ~3× slower than Mesa 25's (docs/performance.md).
+            tracing::warn!(
+                "kernels run on the system's lavapipe: with Mesa older than 25 this is ~3× \
+                 slower; scripts/setup.sh unpacks Mesa 25 into .mesa/ and \
+                 `. scripts/mesa-env.sh` selects it"
+            );
+        }
         Ok(Gpu {
             name,
             device,
@@ -105,6 +119,25 @@ fn open_cuda() -> Result<Device, String> {
         }
         other => other.to_string(),
     })
+}
+
+/// Keeps the kernels cubecl compiles to SPIR-V on disk (`~/.cache/cubecl`, keyed by the
+/// build and the adapter): on lavapipe that compilation is most of a start-up, 5 s of
+/// 5.4 with YOLOX-Nano, and Mesa's own cache holds only what comes after it. A
+/// `cubecl.toml` or `CUBECL_*` variable of the user's is read first and kept.
+fn keep_compiled_kernels() {
+    #[cfg(feature = "spirv")]
+    {
+        use cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
+            config.compilation.cache = true;
+            if !CubeClRuntimeConfig::try_set(config) {
+                tracing::debug!("cubecl's configuration was set before the device opened");
+            }
+        });
+    }
 }
 
 #[cfg(not(feature = "cuda"))]

@@ -173,18 +173,25 @@ impl ConvParams {
         }
     }
 
-    /// A 3×3 depthwise convolution, pad 1, stride 1 or 2, whose input rows can be read
-    /// as `vec4`s in tiles of `tile` ([`depthwise_rows_kernel`]).
-    fn rows_as_vectors(&self, views: &ConvViews, tile: ConvTile) -> bool {
+    /// A 3×3 depthwise convolution, pad 1, stride 1 or 2 ([`depthwise_rows_kernel`]).
+    fn is_depthwise_3x3(&self) -> bool {
         self.groups == self.in_channels
             && self.out_channels == self.in_channels
             && self.kernel == 3
             && self.pad_top == 1
             && self.pad_left == 1
             && (self.stride == 1 || self.stride == 2)
-            && self.in_width.is_multiple_of(4)
-            && tile.px.is_multiple_of(4)
-            && views.input.aligned_to(4)
+    }
+
+    /// The vector width [`depthwise_rows_kernel`] reads input rows in: 4 where rows and
+    /// views are whole `vec4`s and tiles of `tile` start on one, 1 otherwise.
+    fn depthwise_input_lanes(&self, views: &ConvViews, tile: ConvTile) -> usize {
+        if self.in_width.is_multiple_of(4) && tile.px.is_multiple_of(4) && views.input.aligned_to(4)
+        {
+            4
+        } else {
+            1
+        }
     }
 
     /// Output channels per workgroup: the largest power of two up to `max` that divides
@@ -577,10 +584,12 @@ fn conv2d_kernel<F: Float>(
     }
 }
 
-/// A 3×3 depthwise convolution (pad 1, stride 1 or 2) on rows whose width and views
-/// are multiples of 4: the rows of a thread's tile are read as `vec4`s, a quarter of
-/// the gathered loads of [`conv2d_kernel`], which is what a depthwise convolution's
-/// time is made of on a load-bound machine.
+/// A 3×3 depthwise convolution (pad 1, stride 1 or 2), its rows read as vectors of
+/// `in_lanes` (`N`): `vec4`s where the width and views are multiples of 4, a quarter
+/// of the gathered loads of [`conv2d_kernel`], which is what a depthwise convolution's
+/// time is made of on a load-bound machine; scalars otherwise, so that every depthwise
+/// layer runs on this one run-time-shaped kernel instead of compiling a shader of its
+/// own at start-up.
 #[cube(launch_unchecked)]
 #[allow(clippy::too_many_arguments)]
 fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
@@ -594,6 +603,7 @@ fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
     #[comptime] activation: Activation,
     #[comptime] has_residual: bool,
     #[comptime] tile: ConvTile,
+    #[comptime] in_lanes: usize,
     #[comptime] out_lanes: usize,
 ) {
     let (block, valid, n) = block_at(shape.blocks as usize, shape.x_chunks as usize);
@@ -606,16 +616,16 @@ fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
     let tile_len = comptime!(tile.rows * tile.px);
     let span = comptime!((tile.px - 1) * stride + 3);
     let in_rows = comptime!((tile.rows - 1) * stride + 3);
-    // Value `j` of a row is input column `x0·stride − 1 + j`, lane `(j + 3) % 4` of
-    // vector `(j + 3) / 4` counted from column `x0·stride − 4`.
-    let vecs = comptime!((span + 2) / 4 + 1);
+    // Value `j` of a row is input column `x0·stride − 1 + j`: lane `(j + L − 1) % L` of
+    // vector `(j + L − 1) / L` counted from column `x0·stride − L`, for `L` = `in_lanes`.
+    let vecs = comptime!((span + in_lanes - 2) / in_lanes + 1);
 
     let x_blocks = shape.x_blocks as usize;
     let x0 = (block % x_blocks) * px;
     let oy0 = (block / x_blocks) * rows;
     let c = CUBE_POS_Y as usize;
-    // The vector holding the tile's first input column (`px` is a multiple of 4).
-    let v_first = x0 * stride / 4;
+    // The vector holding the tile's first input column (`px` is a multiple of `L`).
+    let v_first = x0 * stride / in_lanes;
 
     let mut acc = Array::<F>::new(comptime!(tile.rows * tile.px));
     let b = bias[c];
@@ -639,15 +649,15 @@ fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
         let row = in_plane + (select(y_ok, yy, 1) - 1) * wv;
         #[unroll]
         for k in 0..vecs {
-            // Vector `k` starts at column x0·stride − 4 + 4k, i.e. vector v_first − 1 + k.
+            // Vector `k` starts at column x0·stride − L + L·k, i.e. vector v_first − 1 + k.
             let vx = v_first + k;
             let ok = y_ok && vx >= 1 && vx < wv + 1;
             let v = input[row + select(ok, vx, 1) - 1];
             #[unroll]
-            for lane in 0..4usize {
-                let j = comptime!(4 * k + lane);
-                if comptime!(j >= 3 && j - 3 < span) {
-                    vals[comptime!(j - 3)] = select(ok, v.extract(lane), F::new(0.0));
+            for lane in 0..in_lanes {
+                let j = comptime!(in_lanes * k + lane);
+                if comptime!(j + 1 >= in_lanes && j + 1 - in_lanes < span) {
+                    vals[comptime!(j + 1 - in_lanes)] = select(ok, v.extract(lane), F::new(0.0));
                 }
             }
         }
@@ -699,7 +709,8 @@ fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
 }
 
 /// The run-time shape of one `depthwise_rows_kernel` launch; views counted in vectors
-/// (the input's of 4, the output's and residual's of the launch's output lanes).
+/// (the input's of the launch's input lanes, the output's and residual's of its output
+/// lanes).
 #[derive(CubeLaunch, CubeType, Clone, Copy)]
 struct DepthwiseShape {
     in_height: u32,
@@ -752,7 +763,7 @@ fn conv_blocks(p: &ConvParams) -> (usize, ConvTile) {
         p.channel_block(cob),
         ConvTile {
             rows: rows.min(oh),
-            // A depthwise tile keeps whole vectors of a row (`rows_as_vectors`).
+            // A depthwise tile keeps whole vectors of a row (`depthwise_input_lanes`).
             px: px.min(if depthwise {
                 ow.next_multiple_of(4)
             } else {
@@ -832,7 +843,8 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
     }
     let (cob, tile) = conv_blocks(p);
     let grid = Grid::new(cob, oh.div_ceil(tile.rows) * ow.div_ceil(tile.px));
-    if p.rows_as_vectors(views, tile) {
+    if p.is_depthwise_3x3() {
+        let in_lanes = p.depthwise_input_lanes(views, tile);
         let out_lanes =
             if ow.is_multiple_of(4) && views.output.aligned_to(4) && views.residual.aligned_to(4) {
                 4
@@ -846,22 +858,22 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
                 client,
                 grid.count(p),
                 grid.dim(),
-                4,
+                in_lanes,
                 out_lanes,
-                BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input) / 4),
+                BufferArg::from_raw_parts(buffers.input.clone(), len(buffers.input) / in_lanes),
                 BufferArg::from_raw_parts(buffers.weight.clone(), p.weight_len()),
                 BufferArg::from_raw_parts(buffers.bias.clone(), p.out_channels),
                 BufferArg::from_raw_parts(residual.clone(), len(residual) / out_lanes),
                 BufferArg::from_raw_parts(buffers.output.clone(), len(buffers.output) / out_lanes),
                 DepthwiseShapeLaunch::new(
                     p.in_height as u32,
-                    (p.in_width / 4) as u32,
+                    (p.in_width / in_lanes) as u32,
                     oh as u32,
                     ow as u32,
                     ow.div_ceil(tile.px) as u32,
                     grid.blocks as u32,
                     grid.x_chunks as u32,
-                    view_shape(&views.input, 4),
+                    view_shape(&views.input, in_lanes),
                     view_shape(&views.output, out_lanes),
                     view_shape(&views.residual, out_lanes),
                 ),
@@ -869,6 +881,7 @@ pub fn launch(client: &Client, p: &ConvParams, views: &ConvViews, buffers: &Conv
                 p.activation,
                 p.residual,
                 tile,
+                in_lanes,
                 out_lanes,
             )
         }

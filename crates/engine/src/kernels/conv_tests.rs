@@ -170,14 +170,16 @@ fn epilogue_residual_after_activation() {
         params(8, 9, 10, 8, 3, 1, 1, 8),
         params(4, 9, 10, 6, 3, 1, 1, 1),
     ] {
-        check(
-            &bed,
-            ConvParams {
-                activation: Activation::Silu,
-                residual: true,
-                ..p
-            },
-        );
+        check(&bed, silu_and_residual(p));
+    }
+}
+
+/// `p` with YOLOX's fused epilogue: SiLU, then the residual added.
+fn silu_and_residual(p: ConvParams) -> ConvParams {
+    ConvParams {
+        activation: Activation::Silu,
+        residual: true,
+        ..p
     }
 }
 
@@ -213,29 +215,33 @@ fn grouped_and_depthwise() {
 }
 
 #[test]
-fn depthwise_rows_read_as_vectors() {
+fn depthwise_rows_read_as_vectors_or_scalars() {
     let bed = TestBed::new();
-    // widths of 4k pixels: `depthwise_rows_kernel`, with whole and partial tiles
+    // `depthwise_rows_kernel` on rows of 4k pixels (vec4 loads), with whole and partial
+    // tiles, and on other widths (scalar loads), as YOLOX-Nano's 13- and 26-wide layers
     let cases = [
-        params(8, 9, 16, 8, 3, 1, 1, 8),
-        params(8, 10, 12, 8, 3, 2, 1, 8),
-        params(4, 7, 4, 4, 3, 1, 1, 4),
-        params(4, 6, 20, 4, 3, 2, 1, 4),
+        (params(8, 9, 16, 8, 3, 1, 1, 8), 4),
+        (params(8, 10, 12, 8, 3, 2, 1, 8), 4),
+        (params(4, 7, 4, 4, 3, 1, 1, 4), 4),
+        (params(4, 6, 20, 4, 3, 2, 1, 4), 4),
+        (params(4, 13, 13, 4, 3, 1, 1, 4), 1),
+        (params(4, 26, 26, 4, 3, 2, 1, 4), 1),
+        (params(3, 5, 7, 3, 3, 2, 1, 3), 1),
+        (params(2, 3, 2, 2, 3, 1, 1, 2), 1),
     ];
-    for p in cases {
-        assert!(
-            p.rows_as_vectors(&ConvViews::contiguous(&p), conv_blocks(&p).1),
+    for (p, lanes) in cases {
+        assert!(p.is_depthwise_3x3(), "{p:?}");
+        assert_eq!(
+            p.depthwise_input_lanes(&ConvViews::contiguous(&p), conv_blocks(&p).1),
+            lanes,
             "{p:?}"
         );
         check(&bed, p);
     }
-    check(
-        &bed,
-        ConvParams {
-            activation: Activation::Silu,
-            residual: true,
-            batch: 2,
-            ..params(8, 9, 20, 8, 3, 1, 1, 8)
-        },
-    );
+    for p in [
+        params(8, 9, 20, 8, 3, 1, 1, 8),
+        params(8, 13, 26, 8, 3, 2, 1, 8),
+    ] {
+        check(&bed, silu_and_residual(ConvParams { batch: 2, ..p }));
+    }
 }
