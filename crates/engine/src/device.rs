@@ -86,17 +86,25 @@ impl DeviceChoice {
         // The adapter as it names itself ("NVIDIA H100 PCIe", "llvmpipe (LLVM 15.0.6, 256
         // bits)") and the runtime/compiler path ("wgpu<wgsl>", "cuda").
         let runtime = client.name();
-        let name = format!("{} [{runtime}]", client.properties().identity.name);
-        if name.starts_with("llvmpipe")
-            && runtime.contains("spirv")
-            && std::env::var_os("VK_ICD_FILENAMES").is_none()
-        {
-            // The system's lavapipe: on Debian 12 that is Mesa 22, whose SPIR-V path runs
-            // these kernels ~3× slower than Mesa 25's (docs/performance.md).
+        let adapter = &client.properties().identity.name;
+        // lavapipe's speed is its Mesa release's (docs/performance.md, "Compiler path and
+        // Mesa"), so a benchmark names it: "llvmpipe (LLVM 15.0.6, 256 bits) Mesa 25.0.7".
+        let mesa = adapter
+            .starts_with("llvmpipe")
+            .then(lavapipe_mesa_release)
+            .flatten();
+        let name = match &mesa {
+            Some(release) => format!("{adapter} Mesa {release} [{runtime}]"),
+            None => format!("{adapter} [{runtime}]"),
+        };
+        let major = |release: &str| release.split('.').next()?.parse::<u32>().ok();
+        if runtime.contains("spirv") && mesa.as_deref().and_then(major).is_some_and(|m| m < 25) {
+            // Mesa 22's lavapipe runs these kernels' SPIR-V ~3× slower than Mesa 25's.
             tracing::warn!(
-                "kernels run on the system's lavapipe: with Mesa older than 25 this is ~3× \
-                 slower; scripts/setup.sh unpacks Mesa 25 into .mesa/ and \
-                 `. scripts/mesa-env.sh` selects it"
+                "kernels run on Mesa {}'s lavapipe, ~3× slower than Mesa 25's: \
+                 scripts/setup.sh unpacks Mesa 25 into .mesa/ and `. scripts/mesa-env.sh` \
+                 selects it (or build with --no-default-features for the WGSL path)",
+                mesa.as_deref().unwrap_or_default()
             );
         }
         Ok(Gpu {
@@ -119,6 +127,32 @@ fn open_cuda() -> Result<Device, String> {
         }
         other => other.to_string(),
     })
+}
+
+/// The Mesa release of the lavapipe that Vulkan offers ("25.0.7-2~bpo12+1"), from the
+/// driver's own report; `None` where there is none or it does not say.
+fn lavapipe_mesa_release() -> Option<String> {
+    use cubecl::wgpu::wgpu;
+    let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
+    descriptor.backends = wgpu::Backends::VULKAN;
+    let instance = wgpu::Instance::new(descriptor);
+    let adapters = cubecl::future::block_on(instance.enumerate_adapters(wgpu::Backends::VULKAN));
+    adapters
+        .iter()
+        .map(|adapter| adapter.get_info())
+        .find(|info| info.name.starts_with("llvmpipe"))
+        .and_then(|info| mesa_release(&info.driver_info))
+}
+
+/// "25.0.7-2~bpo12+1" of a driver report "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)".
+fn mesa_release(driver_info: &str) -> Option<String> {
+    let release = driver_info
+        .strip_prefix("Mesa ")?
+        .split_whitespace()
+        .next()?;
+    release
+        .starts_with(|c: char| c.is_ascii_digit())
+        .then(|| release.to_string())
 }
 
 /// Keeps the kernels cubecl compiles to SPIR-V on disk (`~/.cache/cubecl`, keyed by the
@@ -194,6 +228,32 @@ mod tests {
             (None, Ok(_)) => {}
             (missing, Ok(gpu)) => panic!("opened {} although {missing:?}", gpu.name()),
             (None, Err(e)) => panic!("{e}, with libcuda and libnvrtc present"),
+        }
+    }
+
+    #[test]
+    fn mesa_release_read_from_the_driver_report() {
+        for (report, release) in [
+            (
+                "Mesa 25.0.7-2~bpo12+1 (LLVM 15.0.6)",
+                Some("25.0.7-2~bpo12+1"),
+            ),
+            ("Mesa 22.3.6", Some("22.3.6")),
+            ("Mesa", None),
+            ("Mesa (LLVM 15.0.6)", None),
+            ("535.104.05", None),
+            ("", None),
+        ] {
+            assert_eq!(mesa_release(report).as_deref(), release, "{report:?}");
+        }
+    }
+
+    /// On a machine whose Vulkan is lavapipe, the device's name says which Mesa.
+    #[test]
+    fn a_lavapipe_device_names_its_mesa_release() {
+        let gpu = DeviceChoice::Auto.open().expect("a device");
+        if gpu.name().starts_with("llvmpipe") {
+            assert!(gpu.name().contains(" Mesa "), "{}", gpu.name());
         }
     }
 }
