@@ -453,11 +453,12 @@ fn main() {
                 }
             };
             eprint!("(first {:.0} ms) ", timed.first_ms);
-            let ms = timed.median_ms;
+            let (ms, queued) = (timed.median_ms, timed.queued_ms);
             let err = check(&out, kind.starts_with("nhwc"));
             println!(
-                "{name}: {ms:.2} ms {:.2} GF/s  max err {err:.1e}",
-                flops / ms / 1e6
+                "{name}: waited {ms:.2} ms {:.2} GF/s; queued {queued:.2} ms {:.2} GF/s  max err {err:.1e}",
+                flops / ms / 1e6,
+                flops / queued / 1e6
             );
         }
     }
