@@ -132,6 +132,13 @@ fn open_cuda() -> Result<Device, String> {
 /// The Mesa release of the lavapipe that Vulkan offers ("25.0.7-2~bpo12+1"), from the
 /// driver's own report; `None` where there is none or it does not say.
 fn lavapipe_mesa_release() -> Option<String> {
+    // Asked once a process: it takes a Vulkan instance of its own, and tests open many
+    // devices.
+    static RELEASE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    RELEASE.get_or_init(read_lavapipe_mesa_release).clone()
+}
+
+fn read_lavapipe_mesa_release() -> Option<String> {
     use cubecl::wgpu::wgpu;
     let mut descriptor = wgpu::InstanceDescriptor::new_without_display_handle();
     descriptor.backends = wgpu::Backends::VULKAN;
