@@ -1,10 +1,12 @@
 //! Pointwise-convolution layouts side by side, each checked against a host product:
 //! NCHW with `vec4` along pixels (scalar or `vec4` weight loads) and NHWC like the
-//! lavapipe notes' kernel (scalar or `vec4` input loads). This measurement is why the
-//! engine kept NCHW (docs/performance.md, "Engine v2 kernels").
+//! lavapipe notes' kernel (scalar or `vec4` input loads), lanes over output channels
+//! (`co`) and the channel loop unrolled (`full`). This measurement is why the engine kept
+//! NCHW (docs/performance.md, "Engine v2 kernels" and "lavapipe's code for our kernels").
 //!
 //! `cargo run --release -p sightline-engine --example pw_sweep`; `CONFIGS=kind:channels:pixels,...`
-//! picks the candidates (kinds `nchw`, `nchw_wv`, `lanes`, `nhwc`, `nhwc_v`), each run twice.
+//! picks the candidates (kinds `nchw`, `nchw_wv`, `lanes`, `nhwc`, `nhwc_v`, `co`, `full`;
+//! for `co` the channels are the workgroup's lanes), each run twice.
 mod timing;
 use sightline_engine::cubecl;
 use sightline_engine::cubecl::prelude::*;
@@ -78,6 +80,95 @@ fn pw_nchw_wv<F: Float, N: Size>(
         acc[i] = Vector::new(F::new(0.0));
     }
     let mut vals = Array::<Vector<F, N>>::new(pv);
+    for ci in 0..cin {
+        #[unroll]
+        for q in 0..pv {
+            vals[q] = input[ci * planev + min(p0 + q, comptime!(planev - 1))];
+        }
+        #[unroll]
+        for c4 in 0..comptime!(cob / 4) {
+            let wv = weight[(ci * cout + co0) / 4 + c4];
+            #[unroll]
+            for k in 0..4usize {
+                let w = Vector::new(wv.extract(k));
+                #[unroll]
+                for q in 0..pv {
+                    acc[(c4 * 4 + k) * pv + q] += vals[q] * w;
+                }
+            }
+        }
+    }
+    #[unroll]
+    for c in 0..cob {
+        #[unroll]
+        for q in 0..pv {
+            if p0 + q < planev {
+                output[(co0 + c) * planev + p0 + q] = acc[c * pv + q];
+            }
+        }
+    }
+}
+
+/// Lanes over output channels: lane `l` of the workgroup computes output channel
+/// `co0 + l` for a block of `pv` pixel vectors that the whole workgroup shares, so the
+/// input address is the same in every lane and the accumulators (`pv` vectors) stay few
+/// enough for registers.
+#[cube(launch_unchecked)]
+fn pw_co<F: Float, N: Size>(
+    input: &[Vector<F, N>],
+    weight: &[F],
+    output: &mut [Vector<F, N>],
+    #[comptime] cin: usize,
+    #[comptime] cout: usize,
+    #[comptime] planev: usize,
+    #[comptime] pv: usize,
+) {
+    let co = CUBE_POS_Y as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
+    let p0 = CUBE_POS_X as usize * pv;
+    let mut acc = Array::<Vector<F, N>>::new(pv);
+    #[unroll]
+    for q in 0..pv {
+        acc[q] = Vector::new(F::new(0.0));
+    }
+    for ci in 0..cin {
+        let w = Vector::new(weight[ci * cout + co]);
+        #[unroll]
+        for q in 0..pv {
+            acc[q] += input[ci * planev + min(p0 + q, comptime!(planev - 1))] * w;
+        }
+    }
+    #[unroll]
+    for q in 0..pv {
+        if p0 + q < planev {
+            output[co * planev + p0 + q] = acc[q];
+        }
+    }
+}
+
+/// `pw_nchw_wv` with its channel loop unrolled: no loop, so no execution mask for
+/// llvmpipe to blend each accumulator with, and input offsets that are constants
+/// (llvmpipe loads once for all lanes only where an address is built from constants).
+#[cube(launch_unchecked)]
+fn pw_full<F: Float, N: Size>(
+    input: &[Vector<F, N>],
+    weight: &[Vector<F, N>],
+    output: &mut [Vector<F, N>],
+    #[comptime] cin: usize,
+    #[comptime] cout: usize,
+    #[comptime] planev: usize,
+    #[comptime] pv: usize,
+    #[comptime] cob: usize,
+) {
+    let block = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
+    let co0 = CUBE_POS_Y as usize * cob;
+    let p0 = block * pv;
+    let mut acc = Array::<Vector<F, N>>::new(comptime!(cob * pv));
+    #[unroll]
+    for i in 0..comptime!(cob * pv) {
+        acc[i] = Vector::new(F::new(0.0));
+    }
+    let mut vals = Array::<Vector<F, N>>::new(pv);
+    #[unroll]
     for ci in 0..cin {
         #[unroll]
         for q in 0..pv {
@@ -345,7 +436,7 @@ fn main() {
             .collect();
         for (kind, a, b) in configs.iter().flat_map(|c| [c.clone(), c.clone()]) {
             let kind = kind.as_str();
-            if plane % 4 != 0 && kind.starts_with("nchw") {
+            if plane % 4 != 0 && (kind.starts_with("nchw") || kind == "co" || kind == "full") {
                 continue;
             }
             if !kind.starts_with(&filter) || cout % a != 0 {
@@ -390,6 +481,47 @@ fn main() {
                                 a,
                             )
                         }
+                    })
+                }
+                "full" => {
+                    let planev = plane / 4;
+                    let blocks = planev.div_ceil(b);
+                    let count = CubeCount::Static(blocks.div_ceil(64) as u32, (cout / a) as u32, 1);
+                    timing::time(&client, || unsafe {
+                        pw_full::launch_unchecked::<f32>(
+                            &client,
+                            count.clone(),
+                            CubeDim::new_1d(64),
+                            4,
+                            BufferArg::from_raw_parts(in_nchw.clone(), cin * planev),
+                            BufferArg::from_raw_parts(wt.clone(), cin * cout / 4),
+                            BufferArg::from_raw_parts(out.clone(), cout * planev),
+                            cin,
+                            cout,
+                            planev,
+                            b,
+                            a,
+                        )
+                    })
+                }
+                "co" => {
+                    // `a`: lanes (output channels) per workgroup, `b`: pixel vectors.
+                    let planev = plane / 4;
+                    let count = CubeCount::Static(planev.div_ceil(b) as u32, (cout / a) as u32, 1);
+                    timing::time(&client, || unsafe {
+                        pw_co::launch_unchecked::<f32>(
+                            &client,
+                            count.clone(),
+                            CubeDim::new_1d(a as u32),
+                            4,
+                            BufferArg::from_raw_parts(in_nchw.clone(), cin * planev),
+                            BufferArg::from_raw_parts(wt.clone(), cin * cout),
+                            BufferArg::from_raw_parts(out.clone(), cout * planev),
+                            cin,
+                            cout,
+                            planev,
+                            b,
+                        )
                     })
                 }
                 "lanes" => {

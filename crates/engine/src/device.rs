@@ -94,7 +94,12 @@ impl DeviceChoice {
             .then(lavapipe_mesa_release)
             .flatten();
         let name = match &mesa {
-            Some(release) => format!("{adapter} Mesa {release} [{runtime}]"),
+            Some(release) => format!(
+                "{adapter} Mesa {release}{} [{runtime}]",
+                lavapipe_tuned_cpu()
+                    .map(|cpu| format!(", JIT tuned for {cpu}"))
+                    .unwrap_or_default()
+            ),
             None => format!("{adapter} [{runtime}]"),
         };
         let major = |release: &str| release.split('.').next()?.parse::<u32>().ok();
@@ -127,6 +132,14 @@ fn open_cuda() -> Result<Device, String> {
         }
         other => other.to_string(),
     })
+}
+
+/// The CPU lavapipe's JIT tunes its code for when `scripts/mesa-env.sh` has preloaded
+/// `scripts/llvm-host-cpu.c` (AMD Zen 3/4), so that a benchmark says which code it timed.
+fn lavapipe_tuned_cpu() -> Option<String> {
+    let preloaded = std::env::var("LD_PRELOAD").ok()?;
+    let cpu = std::env::var("SIGHTLINE_LAVAPIPE_CPU").ok()?;
+    (preloaded.contains("libllvm-host-cpu.so") && !cpu.is_empty()).then_some(cpu)
 }
 
 /// The Mesa release of the lavapipe that Vulkan offers ("25.0.7-2~bpo12+1"), from the

@@ -1,0 +1,28 @@
+/*
+ * Preloaded into Sightline's processes on AMD Zen 3/4 machines without a GPU
+ * (scripts/mesa-env.sh): lavapipe's JIT asks LLVM which CPU it runs on
+ * (llvm::sys::getHostCPUName) and tunes its code for it. For "znver3" LLVM 15 lays out
+ * the kernels' per-lane loads in a way that runs the model 1.3-2.4x slower on these
+ * machines than the code it writes for "skylake" (docs/performance.md, "lavapipe's code
+ * for our kernels"). The instruction set is not in question: lavapipe enables features
+ * from cpuid itself, and every Skylake instruction exists on Zen.
+ *
+ * The CPU LLVM is told is SIGHTLINE_LAVAPIPE_CPU; the symbol is LLVM's C++ name for
+ * `StringRef llvm::sys::getHostCPUName()`, and a StringRef is {pointer, length}, which
+ * the x86-64 ABI returns in two registers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+struct llvm_string_ref {
+  const char *data;
+  size_t length;
+};
+
+struct llvm_string_ref _ZN4llvm3sys14getHostCPUNameEv(void) {
+  const char *name = getenv("SIGHTLINE_LAVAPIPE_CPU");
+  if (name == NULL || name[0] == '\0')
+    name = "skylake";
+  struct llvm_string_ref cpu = {name, strlen(name)};
+  return cpu;
+}
