@@ -1,11 +1,12 @@
 /*
  * Preloaded into Sightline's processes on AMD Zen 3/4 machines without a GPU
  * (scripts/mesa-env.sh): lavapipe's JIT asks LLVM which CPU it runs on
- * (llvm::sys::getHostCPUName) and tunes its code for it. For "znver3" LLVM 15 lays out
- * the kernels' per-lane loads in a way that runs the model 1.3-2.4x slower on these
- * machines than the code it writes for "skylake" (docs/performance.md, "lavapipe's code
- * for our kernels"). The instruction set is not in question: lavapipe enables features
- * from cpuid itself, and every Skylake instruction exists on Zen.
+ * (llvm::sys::getHostCPUName) and tunes its code for it. For "znver3" LLVM 15 turns
+ * every per-lane load of a kernel into tested, branched scalar loads (its cost model
+ * calls AVX2 gathers slow on Zen); for "skylake" it emits hardware gathers, and the model
+ * runs ~1.3x faster on Zen 3 (docs/performance.md, "lavapipe's code for our kernels").
+ * The instruction set is not in question: lavapipe enables features from cpuid itself,
+ * and every Skylake instruction exists on Zen.
  *
  * The CPU LLVM is told is SIGHTLINE_LAVAPIPE_CPU; the symbol is LLVM's C++ name for
  * `StringRef llvm::sys::getHostCPUName()`, and a StringRef is {pointer, length}, which
