@@ -288,7 +288,7 @@ fn block_at(blocks: usize, x_chunks: usize) -> (usize, bool, usize) {
 
 #[cube]
 fn activate<F: Float, N: Size>(v: Vector<F, N>, #[comptime] act: Activation) -> Vector<F, N> {
-    let one = Vector::new(F::new(1.0));
+    let one = Vector::new(F::new(1.0f32));
     let mut out = v;
     if comptime!(act == Activation::Silu) {
         out = v * (one / (one + Vector::exp(-v)));
@@ -440,7 +440,7 @@ fn gather_row<F: Float>(
         let xx = x0 * comptime!(p.stride) + j;
         let ok = y_ok && xx >= pad_left && xx < comptime!(p.in_width + p.pad_left);
         let v = input[row + (select(ok, xx, pad_left) - pad_left)];
-        vals[j] = select(ok, v, F::new(0.0));
+        vals[j] = select(ok, v, F::new(0.0f32));
     }
 }
 
@@ -657,7 +657,7 @@ fn depthwise_rows_kernel<F: Float, N: Size, M: Size>(
             for lane in 0..in_lanes {
                 let j = comptime!(in_lanes * k + lane);
                 if comptime!(j + 1 >= in_lanes && j + 1 - in_lanes < span) {
-                    vals[comptime!(j + 1 - in_lanes)] = select(ok, v.extract(lane), F::new(0.0));
+                    vals[comptime!(j + 1 - in_lanes)] = select(ok, v.extract(lane), F::new(0.0f32));
                 }
             }
         }

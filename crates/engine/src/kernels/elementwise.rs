@@ -33,7 +33,7 @@ impl ElementwiseOp {
 
 #[cube]
 pub(crate) fn sigmoid<F: Float>(x: F) -> F {
-    F::new(1.0) / (F::new(1.0) + F::exp(-x))
+    F::new(1.0f32) / (F::new(1.0f32) + F::exp(-x))
 }
 
 #[cube(launch_unchecked)]
