@@ -8,10 +8,12 @@
  * The instruction set is not in question: lavapipe enables features from cpuid itself,
  * and every Skylake instruction exists on Zen.
  *
- * The CPU LLVM is told is SIGHTLINE_LAVAPIPE_CPU; the symbol is LLVM's C++ name for
- * `StringRef llvm::sys::getHostCPUName()`, and a StringRef is {pointer, length}, which
- * the x86-64 ABI returns in two registers.
+ * The CPU LLVM is told is SIGHTLINE_LAVAPIPE_CPU; unset, empty or "native", LLVM's own
+ * answer. The symbol is LLVM's C++ name for `StringRef llvm::sys::getHostCPUName()`, and
+ * a StringRef is {pointer, length}, which the x86-64 ABI returns in two registers.
  */
+#define _GNU_SOURCE
+#include <dlfcn.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,8 +24,12 @@ struct llvm_string_ref {
 
 struct llvm_string_ref _ZN4llvm3sys14getHostCPUNameEv(void) {
   const char *name = getenv("SIGHTLINE_LAVAPIPE_CPU");
-  if (name == NULL || name[0] == '\0')
-    name = "skylake";
+  if (name == NULL || name[0] == '\0' || strcmp(name, "native") == 0) {
+    struct llvm_string_ref (*llvm_own)(void) = dlsym(RTLD_NEXT, "_ZN4llvm3sys14getHostCPUNameEv");
+    if (llvm_own != NULL)
+      return llvm_own();
+    name = "generic";
+  }
   struct llvm_string_ref cpu = {name, strlen(name)};
   return cpu;
 }

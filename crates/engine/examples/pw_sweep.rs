@@ -59,8 +59,12 @@ fn pw_nchw<F: Float, N: Size>(
     }
 }
 
-/// As `pw_nchw` with weights read as uniform vec4s and split.
+/// As `pw_nchw` with weights read as uniform vec4s and split. With `unrolled` (kind
+/// `full`) the channel loop is unrolled: no loop, so no execution mask for llvmpipe to
+/// blend each accumulator with, and input offsets that are constants (llvmpipe loads once
+/// for all lanes only where an address is built from constants).
 #[cube(launch_unchecked)]
+#[allow(clippy::too_many_arguments)]
 fn pw_nchw_wv<F: Float, N: Size>(
     input: &[Vector<F, N>],
     weight: &[Vector<F, N>],
@@ -70,6 +74,7 @@ fn pw_nchw_wv<F: Float, N: Size>(
     #[comptime] planev: usize,
     #[comptime] pv: usize,
     #[comptime] cob: usize,
+    #[comptime] unrolled: bool,
 ) {
     let block = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
     let co0 = CUBE_POS_Y as usize * cob;
@@ -80,6 +85,7 @@ fn pw_nchw_wv<F: Float, N: Size>(
         acc[i] = Vector::new(F::new(0.0));
     }
     let mut vals = Array::<Vector<F, N>>::new(pv);
+    #[unroll(unrolled)]
     for ci in 0..cin {
         #[unroll]
         for q in 0..pv {
@@ -141,59 +147,6 @@ fn pw_co<F: Float, N: Size>(
     for q in 0..pv {
         if p0 + q < planev {
             output[co * planev + p0 + q] = acc[q];
-        }
-    }
-}
-
-/// `pw_nchw_wv` with its channel loop unrolled: no loop, so no execution mask for
-/// llvmpipe to blend each accumulator with, and input offsets that are constants
-/// (llvmpipe loads once for all lanes only where an address is built from constants).
-#[cube(launch_unchecked)]
-fn pw_full<F: Float, N: Size>(
-    input: &[Vector<F, N>],
-    weight: &[Vector<F, N>],
-    output: &mut [Vector<F, N>],
-    #[comptime] cin: usize,
-    #[comptime] cout: usize,
-    #[comptime] planev: usize,
-    #[comptime] pv: usize,
-    #[comptime] cob: usize,
-) {
-    let block = CUBE_POS_X as usize * CUBE_DIM_X as usize + UNIT_POS_X as usize;
-    let co0 = CUBE_POS_Y as usize * cob;
-    let p0 = block * pv;
-    let mut acc = Array::<Vector<F, N>>::new(comptime!(cob * pv));
-    #[unroll]
-    for i in 0..comptime!(cob * pv) {
-        acc[i] = Vector::new(F::new(0.0));
-    }
-    let mut vals = Array::<Vector<F, N>>::new(pv);
-    #[unroll]
-    for ci in 0..cin {
-        #[unroll]
-        for q in 0..pv {
-            vals[q] = input[ci * planev + min(p0 + q, comptime!(planev - 1))];
-        }
-        #[unroll]
-        for c4 in 0..comptime!(cob / 4) {
-            let wv = weight[(ci * cout + co0) / 4 + c4];
-            #[unroll]
-            for k in 0..4usize {
-                let w = Vector::new(wv.extract(k));
-                #[unroll]
-                for q in 0..pv {
-                    acc[(c4 * 4 + k) * pv + q] += vals[q] * w;
-                }
-            }
-        }
-    }
-    #[unroll]
-    for c in 0..cob {
-        #[unroll]
-        for q in 0..pv {
-            if p0 + q < planev {
-                output[(co0 + c) * planev + p0 + q] = acc[c * pv + q];
-            }
         }
     }
 }
@@ -445,7 +398,7 @@ fn main() {
             let out = client.create_from_slice(f32::as_bytes(&vec![f32::NAN; cout * plane]));
             let name = format!("{kind} cob {a} p {b} {cin}x{hw}²->{cout}");
             let timed = match kind {
-                "nchw" | "nchw_wv" => {
+                "nchw" | "nchw_wv" | "full" => {
                     let planev = plane / 4;
                     let blocks = planev.div_ceil(b);
                     let count = CubeCount::Static(blocks.div_ceil(64) as u32, (cout / a) as u32, 1);
@@ -479,29 +432,9 @@ fn main() {
                                 planev,
                                 b,
                                 a,
+                                kind == "full",
                             )
                         }
-                    })
-                }
-                "full" => {
-                    let planev = plane / 4;
-                    let blocks = planev.div_ceil(b);
-                    let count = CubeCount::Static(blocks.div_ceil(64) as u32, (cout / a) as u32, 1);
-                    timing::time(&client, || unsafe {
-                        pw_full::launch_unchecked::<f32>(
-                            &client,
-                            count.clone(),
-                            CubeDim::new_1d(64),
-                            4,
-                            BufferArg::from_raw_parts(in_nchw.clone(), cin * planev),
-                            BufferArg::from_raw_parts(wt.clone(), cin * cout / 4),
-                            BufferArg::from_raw_parts(out.clone(), cout * planev),
-                            cin,
-                            cout,
-                            planev,
-                            b,
-                            a,
-                        )
                     })
                 }
                 "co" => {

@@ -139,7 +139,8 @@ fn open_cuda() -> Result<Device, String> {
 fn lavapipe_tuned_cpu() -> Option<String> {
     let preloaded = std::env::var("LD_PRELOAD").ok()?;
     let cpu = std::env::var("SIGHTLINE_LAVAPIPE_CPU").ok()?;
-    (preloaded.contains("libllvm-host-cpu.so") && !cpu.is_empty()).then_some(cpu)
+    // The shim answers as LLVM would for an empty or "native" variable.
+    (preloaded.contains("libllvm-host-cpu.so") && !cpu.is_empty() && cpu != "native").then_some(cpu)
 }
 
 /// The Mesa release of the lavapipe that Vulkan offers ("25.0.7-2~bpo12+1"), from the
